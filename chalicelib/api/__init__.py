@@ -1,0 +1,1 @@
+"""HTTP layer: one blueprint per API area. Handlers parse, authorise, call a service, serialise."""

@@ -1,0 +1,146 @@
+"""HTTP plumbing shared by every blueprint: body parsing, responses, errors, auth, routing table.
+
+`endpoint(...)` registers a Chalice route *and* records it for the OpenAPI document, so the
+document cannot drift from what is served. Every route accepts all five methods and answers
+405 with an `Allow` header itself (API Gateway would answer 403 for an unregistered method).
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlencode
+
+from aws_lambda_powertools import Logger
+from chalice import Blueprint, Response
+
+from chalicelib.services.errors import NotAuthenticated, ServiceError, ValidationError
+
+logger = Logger(service="opsgrat")
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]
+
+
+@dataclass
+class RouteDoc:
+    """One served path, as the OpenAPI generator sees it."""
+
+    path: str
+    methods: dict[str, dict]  # method -> {"summary", "request", "response", "status", "query"}
+    tag: str
+    public: bool = False
+    resource: Any = None
+    kind: str = ""  # "collection" | "item" | "" (custom)
+    path_params: list[str] = field(default_factory=list)
+
+
+ROUTES: list[RouteDoc] = []
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    hdrs = {"Content-Type": "application/json"}
+    hdrs.update(headers or {})
+    if body is None:
+        return Response(body="", status_code=status, headers={k: v for k, v in hdrs.items() if k != "Content-Type"})
+    return Response(body=json.dumps(body, separators=(",", ":"), default=str), status_code=status, headers=hdrs)
+
+
+def error_response(status: int, detail: str, headers: dict | None = None) -> Response:
+    return json_response({"detail": detail}, status, headers)
+
+
+def parse_body(request) -> dict:
+    """The request body as a dict, from JSON or a form; `key[]` form fields become lists."""
+    raw = request.raw_body or b""
+    if not raw.strip():
+        return {}
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    text = raw.decode("utf-8", errors="replace")
+    if content_type == "application/x-www-form-urlencoded" or (content_type != "application/json" and not text.lstrip().startswith(("{", "["))):
+        parsed = parse_qs(text, keep_blank_values=True)
+        return {k: (v if k.endswith("[]") else v[-1]) for k, v in parsed.items()}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(None, f"JSON parse error: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise ValidationError(None, "Expected a JSON object.")
+    return data
+
+
+def query_params(request) -> dict[str, str]:
+    return {k: v for k, v in (request.query_params or {}).items()}
+
+
+def base_url(request) -> str:
+    """Absolute URL of the requested collection, ending in '/' (for next/previous links)."""
+    headers = request.headers
+    scheme = headers.get("x-forwarded-proto", "http")
+    host = headers.get("host", "localhost")
+    path = (request.context or {}).get("path") or "/"
+    if not path.endswith("/"):
+        path += "/"
+    return f"{scheme}://{host}{path}"
+
+
+def page_links(request, count: int, offset: int, limit: int) -> tuple[str | None, str | None]:
+    params = {k: v for k, v in query_params(request).items() if k not in ("offset", "limit")}
+    url = base_url(request)
+
+    def link(new_offset: int) -> str:
+        return url + "?" + urlencode({**params, "limit": limit, "offset": new_offset})
+
+    nxt = link(offset + limit) if offset + limit < count else None
+    prev = link(max(offset - limit, 0)) if offset > 0 else None
+    return nxt, prev
+
+
+def authenticate(request):
+    from chalicelib.services.auth import authenticate as auth_header
+
+    return auth_header(request.headers.get("authorization"))
+
+
+Handler = Callable[..., Any]
+
+
+def endpoint(bp: Blueprint, path: str, handlers: dict[str, Handler], *, tag: str, public: bool = False,
+             docs: dict[str, dict] | None = None, resource: Any = None, kind: str = "") -> None:
+    """Serve `path` with one handler per method: handler(request, principal, **path_params).
+
+    Handlers return (body, status) or a Chalice Response. Service errors become
+    `{"detail": ...}` responses with their status; anything unexpected is logged and is a 500
+    that reveals nothing.
+    """
+    allowed = sorted(handlers)
+    path_params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+    def view(**params):
+        request = bp.current_request
+        request_id = getattr(bp.lambda_context, "aws_request_id", None) or uuid.uuid4().hex
+        logger.append_keys(request_id=request_id)
+        method = request.method.upper()
+        if method not in handlers:
+            return error_response(405, f'Method "{method}" not allowed.', {"Allow": ", ".join(allowed)})
+        try:
+            principal = None if public else authenticate(request)
+            result = handlers[method](request, principal, **params)
+        except ServiceError as exc:
+            headers = {"WWW-Authenticate": "Token"} if isinstance(exc, NotAuthenticated) else None
+            logger.info("request refused", extra={"method": method, "path": path, "status": exc.status,
+                                                   "detail": exc.detail})
+            return error_response(exc.status, exc.detail, headers)
+        except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
+            logger.exception("request failed", extra={"method": method, "path": path})
+            return error_response(500, "Internal server error.")
+        if isinstance(result, Response):
+            return result
+        body, status = result
+        return json_response(body, status)
+
+    view.__name__ = "view_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+    bp.route(path, methods=ALL_METHODS, content_types=CONTENT_TYPES)(view)
+    ROUTES.append(RouteDoc(path=path, methods={m: (docs or {}).get(m, {}) for m in allowed}, tag=tag,
+                           public=public, resource=resource, kind=kind, path_params=path_params))

@@ -1,0 +1,36 @@
+"""Create every resource of `chalicelib.stack.STACK` in the current AWS endpoint (moto)."""
+from __future__ import annotations
+
+import json
+
+from chalicelib import aws
+from chalicelib.stack import STACK, Stack
+
+
+def provision(stack: Stack = STACK) -> dict:
+    """Idempotently create tables, queues, bucket, key, log group. Returns queue URLs by short name."""
+    for model in stack.tables:
+        if not model.exists():
+            model.create_table(wait=True)
+    sqs = aws.client("sqs")
+    urls = {}
+    for queue in stack.queues:
+        dlq_url = sqs.create_queue(QueueName=queue.dlq_name)["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        urls[queue.short] = sqs.create_queue(QueueName=queue.name, Attributes={
+            "VisibilityTimeout": str(queue.visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}),
+        })["QueueUrl"]
+    s3 = aws.client("s3")
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if stack.bucket not in existing:
+        s3.create_bucket(Bucket=stack.bucket)
+    kms = aws.client("kms")
+    aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    if stack.kms_alias not in aliases:
+        key_id = kms.create_key(Description="OpsGrat secrets")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=stack.kms_alias, TargetKeyId=key_id)
+    logs = aws.client("logs")
+    if not logs.describe_log_groups(logGroupNamePrefix=stack.log_group)["logGroups"]:
+        logs.create_log_group(logGroupName=stack.log_group)
+    return urls

@@ -1,0 +1,1 @@
+"""Domain services. Nothing here imports Chalice or knows about HTTP."""

@@ -1,0 +1,42 @@
+"""Users (`/api/system/user/`): superuser-only CRUD; passwords hashed, never shown."""
+from __future__ import annotations
+
+from chalicelib.models import AuthToken
+from chalicelib.services.auth import hash_password
+from chalicelib.services.errors import ValidationError
+from chalicelib.services.fields import Bool01, Str
+from chalicelib.services.resources import Access, Resource, register
+
+
+def _validate(change) -> None:
+    if "password" in change.changed:
+        password = change.data["password"]
+        if len(password) < 8:
+            raise ValidationError("password", "Ensure this field has at least 8 characters.")
+        change.data["password"] = hash_password(password)
+    elif change.creating:
+        raise ValidationError("password", "This field is required.")
+
+
+def _after_delete(principal, rec) -> None:
+    for digest in rec.get("token_digests", []):
+        AuthToken(digest).delete()
+
+
+USERS = register(Resource(
+    family="user", path="/api/system/user", title="Users",
+    description="Accounts that can log in and hold API tokens. Superusers only.",
+    access=Access.superuser(),
+    fields=[
+        Str("username", required=True, blank=False, max_length=150, pattern=r"[A-Za-z0-9@.+_-]+",
+            description="Login name (letters, digits and @.+_-)."),
+        Str("last_name", max_length=150, description="Display name."),
+        Str("email", max_length=254, pattern=r"[^@\s]+@[^@\s]+", description="E-mail address."),
+        Bool01("active", default=1, description="0 disables login and every token."),
+        Bool01("superuser", default=0, description="1 passes every permission check."),
+        Str("password", hidden=True, max_length=256, description="Write-only; hashed with scrypt."),
+    ],
+    search=("username", "last_name", "email"), filters=("username", "active", "superuser"),
+    ordering=("username", "last_name"), indexes=("username",), unique=(("username",),),
+    validate=_validate, after_delete=_after_delete,
+))

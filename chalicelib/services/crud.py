@@ -1,0 +1,407 @@
+"""Create, read, update, delete and list, once, for every declared resource.
+
+List strategy (why it stays cheap as tables grow):
+  * A list is read from one DynamoDB partition: the family's, or an index partition when an
+    indexed filter is given (``?inventory=5``). Rows come in id order from the range key.
+  * Ordered by id with no other filter, a page is a query with ``Limit=offset+limit`` and
+    ``count`` comes from the partition's row counter: cost does not depend on table size.
+  * Search, other filters and ordering by non-key fields read the partition they apply to, so
+    families that grow with use (hosts, jobs, logs) declare only their id and indexed fields.
+  * Callers restricted by grants read only what their grants name (one query per principal,
+    then BatchGetItem), never the whole family.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from chalicelib.services import rbac, secrets, store
+from chalicelib.services.errors import NotFound, PermissionDenied, ValidationError
+from chalicelib.services.fields import ENCRYPTED, Ref, UserRef
+from chalicelib.services.resources import LEVELS, Resource, get as get_resource, referrers
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 200
+
+
+@dataclass
+class ListQuery:
+    offset: int = 0
+    limit: int = DEFAULT_LIMIT
+    ordering: list[tuple[str, bool]] = field(default_factory=lambda: [("id", True)])  # (field, descending)
+    search: str = ""
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Change:
+    """What `Resource.validate` sees: the merged record, what the client changed, the old one."""
+
+    principal: rbac.Principal
+    data: dict
+    changed: set[str]
+    existing: dict | None
+
+    @property
+    def creating(self) -> bool:
+        return self.existing is None
+
+
+def _non_negative_int(name: str, raw: str | None, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(name, "A valid integer is required.") from None
+    if value < 0:
+        raise ValidationError(name, "Ensure this value is greater than or equal to 0.")
+    return value
+
+
+def parse_list_query(resource: Resource, params: dict[str, str]) -> ListQuery:
+    q = ListQuery()
+    q.offset = _non_negative_int("offset", params.get("offset"), 0)
+    q.limit = min(_non_negative_int("limit", params.get("limit"), DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
+    allowed = ["id", *resource.ordering]
+    raw_ordering = params.get("ordering") or resource.default_ordering
+    q.ordering = []
+    for part in (p.strip() for p in raw_ordering.split(",")):
+        if not part:
+            continue
+        name = part.lstrip("-")
+        if name not in allowed:
+            raise ValidationError("ordering", f'cannot order by "{name}"; allowed: {", ".join(allowed)}')
+        q.ordering.append((name, part.startswith("-")))
+    if not q.ordering:
+        q.ordering = [("id", True)]
+    q.search = (params.get("search") or "").strip()
+    for name in resource.filters:
+        if params.get(name) not in (None, ""):
+            q.filters[name] = params[name]
+    return q
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _sort_key_value(value: Any) -> tuple:
+    if value is None:
+        return (0, "")
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (2, str(value).lower())
+
+
+def _matches(resource: Resource, rec: dict, q: ListQuery, skip: Iterable[str] = ()) -> bool:
+    for name, wanted in q.filters.items():
+        if name in skip:
+            continue
+        if str(rec.get(name, "") if rec.get(name) is not None else "") != wanted:
+            return False
+    if q.search:
+        needle = q.search.lower()
+        if not any(needle in str(rec.get(name) or "").lower() for name in resource.search):
+            return False
+    return True
+
+
+def _in_memory_page(resource: Resource, rows: Iterable[dict], q: ListQuery,
+                    skip: Iterable[str] = ()) -> tuple[int, list[dict]]:
+    rows = [r for r in rows if _matches(resource, r, q, skip)]
+    for name, descending in reversed(q.ordering):
+        rows.sort(key=lambda r: _sort_key_value(r.get(name)), reverse=descending)
+    return len(rows), rows[q.offset:q.offset + q.limit]
+
+
+def _partition_rows(resource: Resource, q: ListQuery, ascending: bool, limit: int | None):
+    """Rows of the narrowest partition the filters allow, and the filter it already applied."""
+    for name in resource.indexes:
+        if name in q.filters:
+            value = q.filters[name]
+            if not value.isdigit():
+                return iter(()), name
+            return store.scan_index(resource, name, int(value), ascending=ascending, limit=limit), name
+    return store.scan_partition(resource.family, ascending=ascending, limit=limit), None
+
+
+def _key_ordered(q: ListQuery) -> bool:
+    return len(q.ordering) == 1 and q.ordering[0][0] == "id"
+
+
+def _list_unrestricted(resource: Resource, q: ListQuery) -> tuple[int, list[dict]]:
+    indexed_filter = next((n for n in resource.indexes if n in q.filters), None)
+    other_filters = set(q.filters) - {indexed_filter}
+    if _key_ordered(q) and not q.search and not other_filters:
+        descending = q.ordering[0][1]
+        if indexed_filter and not q.filters[indexed_filter].isdigit():
+            return 0, []
+        partition = resource.family
+        if indexed_filter:
+            position = list(resource.indexes).index(indexed_filter)
+            partition = resource.index_key(position, int(q.filters[indexed_filter]))
+        total = store.count(partition)
+        if q.offset >= total:
+            return total, []
+        rows, _ = _partition_rows(resource, q, ascending=not descending, limit=q.offset + q.limit)
+        return total, list(rows)[q.offset:]
+    rows, applied = _partition_rows(resource, q, ascending=True, limit=None)
+    return _in_memory_page(resource, rows, q, skip=[applied] if applied else [])
+
+
+def _list_restricted(principal: rbac.Principal, resource: Resource, q: ListQuery) -> tuple[int, list[dict]]:
+    access = resource.access
+    if access.kind == "superuser":
+        raise PermissionDenied("Only superusers may list these.")
+    if access.kind == "protected":
+        ids = rbac.readable_ids(principal, resource.family)
+        found = store.batch_get((resource.family, i) for i in ids)
+        return _in_memory_page(resource, found.values(), q)
+    # parent: the union of the index partitions of the parents the caller may read
+    parent = get_resource(access.parent_family)
+    if parent.access.kind == "protected":
+        parents = set(rbac.readable_ids(principal, parent.family))
+    else:
+        parents = {r["id"] for r in _visible_rows(principal, parent)}
+    wanted = q.filters.get(access.parent_field)
+    if wanted is not None:
+        parents = {p for p in parents if str(p) == wanted}
+    rows: list[dict] = []
+    for parent_id in sorted(parents):
+        rows.extend(store.scan_index(resource, access.parent_field, parent_id))
+    return _in_memory_page(resource, rows, q, skip=[access.parent_field])
+
+
+def _visible_rows(principal: rbac.Principal, resource: Resource) -> list[dict]:
+    q = ListQuery(limit=10**9)
+    if principal.is_superuser or resource.access.kind == "open":
+        return _list_unrestricted(resource, q)[1]
+    return _list_restricted(principal, resource, q)[1]
+
+
+def list_records(principal: rbac.Principal, resource: Resource, q: ListQuery) -> tuple[int, list[dict]]:
+    if principal.is_superuser or resource.access.kind == "open":
+        total, rows = _list_unrestricted(resource, q)
+    else:
+        total, rows = _list_restricted(principal, resource, q)
+    return total, serialize_many(resource, rows)
+
+
+def load(resource: Resource, record_id: Any) -> dict:
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        raise NotFound("Not found.") from None
+    rec = store.get(resource.family, record_id)
+    if rec is None:
+        raise NotFound(f"No {resource.family} with id {record_id}.")
+    return rec
+
+
+def retrieve(principal: rbac.Principal, resource: Resource, record_id: Any) -> dict:
+    rec = load(resource, record_id)
+    rbac.require(principal, resource, rec, "read")
+    return serialize(resource, rec)
+
+
+# ---------------------------------------------------------------- serializing
+
+
+def serialize(resource: Resource, rec: dict) -> dict:
+    return serialize_many(resource, [rec])[0]
+
+
+def serialize_many(resource: Resource, rows: list[dict]) -> list[dict]:
+    """Records as the API shows them; every referenced name on the page in one BatchGetItem."""
+    wanted: set[tuple[str, int]] = set()
+    for label in resource.labels:
+        if label.family:
+            wanted.update((label.family, int(r[label.source])) for r in rows
+                          if isinstance(r.get(label.source), int))
+    names = store.batch_get(wanted) if wanted else {}
+    out = []
+    for rec in rows:
+        item: dict[str, Any] = {"id": rec["id"]}
+        for f in resource.fields:
+            if f.hidden:
+                continue
+            value = rec.get(f.name, f.default)
+            if f.secret:
+                value = ENCRYPTED if value else ""
+            item[f.name] = value
+        for label in resource.labels:
+            if label.compute is not None:
+                item[label.name] = label.compute(rec)
+            elif label.family:
+                ref = names.get((label.family, rec.get(label.source))) if isinstance(rec.get(label.source), int) else None
+                item[label.name] = ref.get(label.attr) if ref else None
+            else:
+                item[label.name] = (label.choices or {}).get(rec.get(label.source))
+        if resource.extra is not None:
+            item.update(resource.extra(rec))
+        out.append(item)
+    return out
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _lookup_user(login: str) -> dict | None:
+    users = get_resource("user")
+    return next(iter(store.scan_index(users, "username", login, limit=1)), None)
+
+
+def _check_ref(principal: rbac.Principal, f: Ref, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(f, UserRef) and isinstance(value, str):
+        user = _lookup_user(value)
+        if user is None:
+            raise ValidationError(f.name, f'no user "{value}"')
+        return user["id"]
+    target = get_resource(f.family)
+    rec = store.get(target.family, value)
+    if rec is None:
+        raise ValidationError(f.name, f"no {f.family} with id {value}")
+    if f.family != "user" and rbac.record_level(principal, target, rec) < LEVELS[f.needs]:
+        raise PermissionDenied(f"{f.name}: you need {f.needs} permission on {f.family} {value}")
+    return value
+
+
+def _clean(principal: rbac.Principal, resource: Resource, payload: dict, existing: dict | None,
+           partial: bool) -> tuple[dict, set[str]]:
+    if not isinstance(payload, dict):
+        raise ValidationError(None, "Expected a JSON object or a form body.")
+    data = {k: v for k, v in (existing or {}).items()}
+    changed: set[str] = set()
+    for f in resource.writable:
+        names = [f.name, *f.aliases]
+        given = next((n for n in names if n in payload), None)
+        if given is None:
+            if existing is None:
+                if f.required:
+                    raise ValidationError(f.name, "This field is required.")
+                data[f.name] = f.parse(None)
+                continue
+            if not partial and f.required and f.name not in data:
+                raise ValidationError(f.name, "This field is required.")
+            continue
+        raw = payload[given]
+        if f.secret and raw == ENCRYPTED:
+            continue  # keep the stored value
+        value = f.parse(raw)
+        if f.required and value in (None, "") and not getattr(f, "blank", False):
+            raise ValidationError(f.name, "This field is required.")
+        if isinstance(f, Ref):
+            value = _check_ref(principal, f, value)
+        data[f.name] = value
+        changed.add(f.name)
+    return data, changed
+
+
+def _seal_secrets(resource: Resource, data: dict, changed: set[str]) -> None:
+    for f in resource.secrets:
+        if f.name in changed:
+            data[f.name] = secrets.encrypt(data[f.name] or "", resource.family, f.name)
+
+
+def _check_create_allowed(principal: rbac.Principal, resource: Resource, data: dict) -> None:
+    access = resource.access
+    if principal.is_superuser or access.kind == "protected":
+        return
+    if access.kind in ("open", "superuser"):
+        raise PermissionDenied(f"Only superusers may change {resource.family} records.")
+    parent = get_resource(access.parent_family)
+    parent_rec = store.get(parent.family, data.get(access.parent_field)) if data.get(access.parent_field) else None
+    if parent_rec is None:
+        raise ValidationError(access.parent_field, "This field is required.")
+    if rbac.record_level(principal, parent, parent_rec) < LEVELS[access.write_level]:
+        raise PermissionDenied(f"You need {access.write_level} permission on this {parent.family}.")
+
+
+def create(principal: rbac.Principal, resource: Resource, payload: dict) -> dict:
+    if resource.read_only:
+        raise PermissionDenied("This collection is read-only.")
+    data, changed = _clean(principal, resource, payload, None, partial=False)
+    _check_create_allowed(principal, resource, data)
+    if resource.singleton and store.count(resource.family) > 0:
+        raise ValidationError(None, f"only one {resource.family} record may exist; update it instead")
+    if resource.validate:
+        resource.validate(Change(principal, data, changed, None))
+    _seal_secrets(resource, data, changed)
+    if "ctime" in resource.by_name:
+        data["ctime"] = int(time.time())
+    if "cuser" in resource.by_name:
+        data["cuser"] = principal.id
+    rec = store.create(resource, data)
+    if resource.access.kind == "protected":
+        rbac.grant_creator_admin(principal, resource.family, rec["id"])
+    if resource.after_save:
+        resource.after_save(principal, rec, None)
+    return serialize(resource, rec)
+
+
+def update(principal: rbac.Principal, resource: Resource, record_id: Any, payload: dict,
+           partial: bool) -> dict:
+    existing = load(resource, record_id)
+    rbac.require(principal, resource, existing, "write")
+    data, changed = _clean(principal, resource, payload, existing, partial)
+    access = resource.access
+    if access.kind == "parent" and access.parent_field in changed and not principal.is_superuser:
+        _check_create_allowed(principal, resource, data)
+    if resource.validate:
+        resource.validate(Change(principal, data, changed, existing))
+    _seal_secrets(resource, data, changed)
+    rec = store.update(resource, existing, data)
+    if resource.after_save:
+        resource.after_save(principal, rec, existing)
+    return serialize(resource, rec)
+
+
+def _cascade(resource: Resource, rec: dict) -> None:
+    """Apply the on_delete rules of every field that refers to this record."""
+    dependants = referrers(resource.family)
+    for child, ref in dependants:
+        if ref.on_delete == "protect" and next(iter(store.scan_index(child, ref.name, rec["id"], limit=1)), None):
+            raise ValidationError(None, f"{resource.family} {rec['id']} is used by a {child.family}; remove that first")
+    for child, ref in dependants:
+        if ref.on_delete == "cascade":
+            for row in list(store.scan_index(child, ref.name, rec["id"])):
+                remove(None, child, row)
+
+
+def remove(principal: rbac.Principal | None, resource: Resource, rec: dict) -> None:
+    """Delete a loaded record and what cascades from it (no permission check here)."""
+    _cascade(resource, rec)
+    store.delete(resource, rec)
+    if resource.after_delete:
+        resource.after_delete(principal, rec)
+
+
+def destroy(principal: rbac.Principal, resource: Resource, record_id: Any) -> None:
+    rec = load(resource, record_id)
+    rbac.require(principal, resource, rec, "write")
+    remove(principal, resource, rec)
+
+
+def bulk_destroy(principal: rbac.Principal, resource: Resource, ids: list[Any]) -> list[int]:
+    """Delete several records, all or nothing: every id is checked before any is deleted."""
+    if not ids:
+        raise ValidationError("pk", "Give the ids to delete as pk=1,2 or pk[]=1&pk[]=2.")
+    clean_ids: list[int] = []
+    for raw in ids:
+        try:
+            clean_ids.append(int(str(raw).strip()))
+        except ValueError:
+            raise ValidationError("pk", f'"{raw}" is not an id') from None
+    clean_ids = list(dict.fromkeys(clean_ids))
+    found = store.batch_get((resource.family, i) for i in clean_ids)
+    missing = [i for i in clean_ids if (resource.family, i) not in found]
+    if missing:
+        raise ValidationError("pk", f"no {resource.family} with id {', '.join(map(str, missing))}")
+    for i in clean_ids:
+        rbac.require(principal, resource, found[(resource.family, i)], "write")
+    for i in clean_ids:
+        remove(principal, resource, found[(resource.family, i)])
+    return clean_ids

@@ -1,0 +1,140 @@
+"""Resource declarations: what each API family stores, accepts, searches and who may touch it.
+
+Per-resource code declares a `Resource`; `chalicelib.services.crud` implements create / read /
+update / delete / list once for all of them, and `chalicelib.api.routes` exposes them over HTTP
+and in the OpenAPI document. Adding a family is one declaration plus its registration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from chalicelib.services.fields import Field, Label, Ref
+
+#: ordered permission levels; a higher level includes the lower ones
+LEVELS = {"read": 1, "execute": 2, "write": 3, "admin": 4}
+LEVEL_LABELS = {"read": "Read-only", "execute": "Execute", "write": "Read-write & Execute", "admin": "Admin"}
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may read and write a family's records.
+
+    kinds:
+      * ``open``: every authenticated user reads; superusers write (system catalogues).
+      * ``superuser``: superusers only (users).
+      * ``protected``: per-object grants to users and teams (credentials, inventories, ...).
+      * ``parent``: follows the permission on the record named by `parent_field` (hosts follow
+        their inventory, grants follow the object they grant on).
+    """
+
+    kind: str
+    parent_field: str = ""
+    parent_family: str = ""
+    #: level needed on the parent to create/update/delete (for ``parent``)
+    write_level: str = "write"
+
+    @classmethod
+    def open(cls) -> "Access":
+        return cls("open")
+
+    @classmethod
+    def superuser(cls) -> "Access":
+        return cls("superuser")
+
+    @classmethod
+    def protected(cls) -> "Access":
+        return cls("protected")
+
+    @classmethod
+    def parent(cls, field_name: str, family: str, write_level: str = "write") -> "Access":
+        return cls("parent", field_name, family, write_level)
+
+
+Hook = Callable[..., Any]
+
+
+@dataclass
+class Resource:
+    family: str
+    path: str
+    title: str
+    fields: Sequence[Field]
+    access: Access
+    labels: Sequence[Label] = ()
+    search: Sequence[str] = ()
+    filters: Sequence[str] = ()
+    ordering: Sequence[str] = ()
+    default_ordering: str = "-id"
+    #: up to two fields whose values are projected into the idx1/idx2 GSIs
+    indexes: Sequence[str] = ()
+    #: tuples of fields unique together (enforced with conditional writes, not by reading)
+    unique: Sequence[Sequence[str]] = ()
+    #: validate(ctx, data, existing) -> None: cross-field rules; may modify `data`
+    validate: Hook | None = None
+    #: after_save(ctx, record, previous) and after_delete(ctx, record)
+    after_save: Hook | None = None
+    after_delete: Hook | None = None
+    #: at most one record (job settings)
+    singleton: bool = False
+    #: collection methods; the item supports GET/PUT/PATCH/DELETE unless `read_only`
+    read_only: bool = False
+    tag: str = ""
+    description: str = ""
+    #: extra read-only values computed from the stored record (not stored labels)
+    extra: Hook | None = None
+    by_name: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.indexes) > 2:
+            raise ValueError(f"{self.family}: at most two indexed fields")
+        if self.access.kind == "parent" and self.access.parent_field not in self.indexes:
+            raise ValueError(f"{self.family}: parent field must be indexed")
+        self.by_name = {f.name: f for f in self.fields}
+        for f in self.fields:
+            for alias in f.aliases:
+                self.by_name.setdefault(alias, f)
+        for f in self.refs:
+            if f.on_delete != "keep" and f.name not in self.indexes:
+                raise ValueError(f"{self.family}.{f.name}: on_delete needs an indexed field")
+        if not self.tag:
+            self.tag = self.path.split("/")[2] if self.path.count("/") > 2 else "api"
+
+    @property
+    def writable(self) -> list[Field]:
+        return [f for f in self.fields if not f.read_only]
+
+    @property
+    def secrets(self) -> list[Field]:
+        return [f for f in self.fields if f.secret]
+
+    @property
+    def refs(self) -> list[Ref]:
+        return [f for f in self.fields if isinstance(f, Ref)]
+
+    def index_key(self, position: int, value: Any) -> str:
+        return f"{self.family}|{self.indexes[position]}={value}"
+
+
+_REGISTRY: dict[str, Resource] = {}
+
+
+def register(resource: Resource) -> Resource:
+    if resource.family in _REGISTRY and _REGISTRY[resource.family] is not resource:
+        raise ValueError(f"family {resource.family} declared twice")
+    _REGISTRY[resource.family] = resource
+    return resource
+
+
+def get(family: str) -> Resource:
+    return _REGISTRY[family]
+
+
+def all_resources() -> list[Resource]:
+    return list(_REGISTRY.values())
+
+
+def referrers(family: str) -> list[tuple[Resource, Ref]]:
+    """The (resource, field) pairs whose indexed Ref points at `family` with an on_delete rule."""
+    return [(r, f) for r in _REGISTRY.values() for f in r.refs
+            if f.family == family and f.on_delete != "keep"]

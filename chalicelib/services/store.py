@@ -1,0 +1,197 @@
+"""Record storage over the records and counters tables.
+
+One write is one DynamoDB transaction: the record, the row counters of every partition it is
+listed in, and its unique-key markers change together, so `count` in a list envelope is one
+GetItem and uniqueness ("hostname per inventory") never needs a read of the partition.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any, Iterable, Iterator
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.models import Counter, Record
+from chalicelib.models.counters import next_value
+from chalicelib.services.errors import Conflict, ValidationError
+from chalicelib.services.resources import Resource
+
+Rec = dict  # a record as a dict: {"id": 1, <stored fields>...}; "_version" is internal
+
+
+def _to_dict(item: Record) -> Rec:
+    data = json.loads(item.body)
+    data["id"] = int(item.id)
+    data["_version"] = item.version
+    if item.expires is not None:
+        data["_expires"] = int(item.expires.timestamp())
+    return data
+
+
+def _body(rec: Rec) -> str:
+    return json.dumps({k: v for k, v in rec.items() if k != "id" and not k.startswith("_")},
+                      separators=(",", ":"))
+
+
+def get(family: str, record_id: int) -> Rec | None:
+    try:
+        return _to_dict(Record.get(family, record_id))
+    except DoesNotExist:
+        return None
+
+
+def batch_get(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Rec]:
+    keys = {(f, int(i)) for f, i in keys}
+    if not keys:
+        return {}
+    return {(item.family, int(item.id)): _to_dict(item) for item in Record.batch_get(keys)}
+
+
+def scan_partition(family: str, ascending: bool = False, limit: int | None = None,
+                   page_size: int | None = None) -> Iterator[Rec]:
+    """Records of one family in id order; `limit` stops reading after that many."""
+    for item in Record.query(family, scan_index_forward=ascending, limit=limit,
+                             page_size=page_size or (limit if limit and limit < 1000 else None)):
+        yield _to_dict(item)
+
+
+def scan_index(resource: Resource, field: str, value: Any, ascending: bool = False,
+               limit: int | None = None) -> Iterator[Rec]:
+    """Records of `resource` whose indexed `field` equals `value`, in id order."""
+    position = list(resource.indexes).index(field)
+    index = Record.by_idx1 if position == 0 else Record.by_idx2
+    key = resource.index_key(position, value)
+    for item in index.query(key, scan_index_forward=ascending, limit=limit,
+                            page_size=limit if limit and limit < 1000 else None):
+        yield _to_dict(item)
+
+
+def count(partition: str) -> int:
+    try:
+        return int(Counter.get(f"count|{partition}").value)
+    except DoesNotExist:
+        return 0
+
+
+def _partitions(resource: Resource, rec: Rec) -> list[str]:
+    """Every counted partition the record is listed in: its family and its index keys."""
+    parts = [resource.family]
+    for position, field_name in enumerate(resource.indexes):
+        if rec.get(field_name) is not None:
+            parts.append(resource.index_key(position, rec[field_name]))
+    return parts
+
+
+def _unique_keys(resource: Resource, rec: Rec) -> list[str]:
+    keys = []
+    for group in resource.unique:
+        values = [rec.get(name) for name in group]
+        if any(v is None or v == "" for v in values):
+            continue
+        keys.append("uniq|" + resource.family + "|" + "|".join(f"{n}={json.dumps(v)}" for n, v in zip(group, values)))
+    return keys
+
+
+def _connection() -> Connection:
+    return Connection(region=Record.Meta.region, host=Record.Meta.host)
+
+
+def _item(resource: Resource, rec: Rec) -> Record:
+    item = Record(resource.family, rec["id"], body=_body(rec))
+    for position, field_name in enumerate(resource.indexes):
+        value = rec.get(field_name)
+        setattr(item, f"idx{position + 1}", None if value is None else resource.index_key(position, value))
+    if rec.get("_expires"):
+        item.expires = datetime.datetime.fromtimestamp(rec["_expires"], tz=datetime.timezone.utc)
+    if rec.get("_version") is not None:
+        item.version = rec["_version"]
+    return item
+
+
+def _raise_for(exc: TransactWriteError, resource: Resource, unique_at: dict[int, str]) -> None:
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    for position, reason in enumerate(reasons):
+        if reason is not None and reason.code == "ConditionalCheckFailed" and position in unique_at:
+            group = unique_at[position]
+            raise ValidationError(group.split(",")[0],
+                                  f"a {resource.family} with this {group.replace(',', ' and ')} already exists")
+    raise Conflict("the record was changed by another request; read it again and retry") from exc
+
+
+def next_id(family: str) -> int:
+    return next_value(f"seq|{family}")
+
+
+def create(resource: Resource, rec: Rec) -> Rec:
+    rec = dict(rec)
+    rec.setdefault("id", next_id(resource.family))
+    rec["_version"] = None
+    unique_at: dict[int, str] = {}  # transaction position -> unique group, to name the field
+    with_position = 0
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(_item(resource, rec), condition=Record.id.does_not_exist())
+            with_position += 1
+            for part in _partitions(resource, rec):
+                tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(1)])
+                with_position += 1
+            for group, key in zip(_unique_groups(resource, rec), _unique_keys(resource, rec)):
+                tx.save(Counter(key, value=rec["id"]), condition=Counter.name.does_not_exist())
+                unique_at[with_position] = group
+                with_position += 1
+    except TransactWriteError as exc:
+        _raise_for(exc, resource, unique_at)
+    rec["_version"] = 1
+    return rec
+
+
+def _unique_groups(resource: Resource, rec: Rec) -> list[str]:
+    return [",".join(g) for g in resource.unique if all(rec.get(n) not in (None, "") for n in g)]
+
+
+def update(resource: Resource, old: Rec, new: Rec) -> Rec:
+    new = dict(new)
+    new["id"] = old["id"]
+    new["_version"] = old["_version"]
+    old_parts, new_parts = set(_partitions(resource, old)), set(_partitions(resource, new))
+    old_keys = dict(zip(_unique_keys(resource, old), _unique_groups(resource, old)))
+    new_keys = dict(zip(_unique_keys(resource, new), _unique_groups(resource, new)))
+    unique_at: dict[int, str] = {}
+    position = 0
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(_item(resource, new))
+            position += 1
+            for part in old_parts - new_parts:
+                tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(-1)])
+                position += 1
+            for part in new_parts - old_parts:
+                tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(1)])
+                position += 1
+            for key in set(old_keys) - set(new_keys):
+                tx.delete(Counter(key))
+                position += 1
+            for key in set(new_keys) - set(old_keys):
+                tx.save(Counter(key, value=new["id"]), condition=Counter.name.does_not_exist())
+                unique_at[position] = new_keys[key]
+                position += 1
+    except TransactWriteError as exc:
+        _raise_for(exc, resource, unique_at)
+    new["_version"] = (old["_version"] or 0) + 1
+    return new
+
+
+def delete(resource: Resource, rec: Rec) -> None:
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.delete(_item(resource, rec))
+            for part in _partitions(resource, rec):
+                tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(-1)])
+            for key in _unique_keys(resource, rec):
+                tx.delete(Counter(key))
+    except TransactWriteError as exc:
+        raise Conflict("the record was changed by another request; read it again and retry") from exc
+

@@ -1,0 +1,83 @@
+"""The one description of every AWS resource of an installation.
+
+The local stack provisions from it (`chalicelib.local.provision`) and `infra/` turns it into
+CloudFormation, so there is no second hand-kept list of tables and queues.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib import config
+
+INFRA_DIR = Path(__file__).resolve().parent.parent / "infra"
+
+
+@dataclass(frozen=True)
+class Queue:
+    short: str
+    #: the Chalice handler (function name in app.py) that consumes it
+    handler: str
+    visibility_timeout: int = 120
+    max_receive_count: int = 5
+
+    @property
+    def name(self) -> str:
+        return config.resource_name(self.short)
+
+    @property
+    def dlq_name(self) -> str:
+        return config.resource_name(self.short + "-dlq")
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    short: str
+    asl_file: str
+
+    @property
+    def name(self) -> str:
+        return config.resource_name(self.short)
+
+    def definition(self) -> str:
+        return (INFRA_DIR / "asl" / self.asl_file).read_text()
+
+
+@dataclass(frozen=True)
+class Stack:
+    queues: tuple[Queue, ...] = field(default_factory=tuple)
+    state_machines: tuple[StateMachine, ...] = field(default_factory=tuple)
+
+    @property
+    def tables(self):
+        from chalicelib.models import ALL_MODELS
+
+        return ALL_MODELS
+
+    @property
+    def bucket(self) -> str:
+        return config.resource_name("artifacts")
+
+    @property
+    def kms_alias(self) -> str:
+        return f"alias/{config.resource_name('secrets')}"
+
+    @property
+    def log_group(self) -> str:
+        return f"/{config.prefix()}/jobs"
+
+    @property
+    def event_bus(self) -> str:
+        return config.resource_name("events")
+
+    def queue(self, short: str) -> Queue:
+        return next(q for q in self.queues if q.short == short)
+
+
+STACK = Stack(
+    queues=(
+        Queue("dispatch", handler="dispatch_job"),
+        Queue("notify", handler="notify"),
+        Queue("schedule", handler="fire_schedule"),
+    ),
+)
