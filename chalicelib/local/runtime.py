@@ -1,0 +1,127 @@
+"""Start and stop the whole local stack in this process.
+
+Order matters: moto first (it sets AWS_ENDPOINT_URL), *then* chalicelib models and the app are
+imported so that their clients point at moto.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.local import moto_server
+
+logger = Logger(service="opsgrat-local")
+
+
+class LocalStack:
+    def __init__(self, home: Path, port: int, host: str = "127.0.0.1"):
+        self.home = home
+        self.port = port
+        self.host = host
+        self.pollers: list = []
+        self._http = None
+        self._http_thread: threading.Thread | None = None
+        self._moto = None
+        self.snapshotter = None
+        self.admin_token: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.environ["OPSGRAT_HOME"] = str(self.home)
+        from chalicelib.local.snapshot import Snapshotter
+
+        self.snapshotter = Snapshotter(self.home)
+        self._moto, endpoint = moto_server.start(on_write=self.snapshotter.mark_dirty)
+        os.environ.setdefault("OPSGRAT_RUNNER_BACKEND", "local")
+        os.environ["OPSGRAT_API_URL"] = self.url
+
+        from chalicelib import aws
+        from chalicelib.local import snapshot
+        from chalicelib.local.provision import provision
+
+        aws.reset()
+        provision()
+        restored = snapshot.restore(self.home)
+        self._bootstrap_data()
+        self.snapshotter.flush()
+        self.snapshotter.dirty.clear()
+        self.snapshotter.start()
+        self._start_pollers()
+        self._start_http()
+        logger.info("local stack started", extra={"url": self.url, "moto": endpoint, "restored": restored,
+                                                   "home": str(self.home)})
+
+    def _bootstrap_data(self) -> None:
+        from chalicelib.services import auth
+        from chalicelib.services.catalog import system
+
+        system.seed()
+        token_file = self.home / "admin-token"
+        user, token = auth.ensure_superuser("admin")
+        if token is None and not token_file.exists():
+            token = auth.issue_token(user)
+        if token is not None:
+            token_file.write_text(token + "\n")
+            token_file.chmod(0o600)
+        self.admin_token = token_file.read_text().strip()
+
+    def _start_pollers(self) -> None:
+        import app as app_module
+        from chalicelib.local.pollers import Poller
+        from chalicelib.stack import STACK
+
+        for queue in STACK.queues:
+            handler = getattr(app_module, queue.handler, None)
+            if handler is None:
+                continue
+            poller = Poller(queue, handler)
+            poller.start()
+            self.pollers.append(poller)
+
+    def _start_http(self) -> None:
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        import app as app_module
+
+        config = Config.create(chalice_app=app_module.app, app_name="opsgrat", lambda_timeout=900)
+        self._http = create_local_server(app_module.app, config, self.host, self.port)
+        self._http_thread = threading.Thread(target=self._http.server.serve_forever, name="http", daemon=True)
+        self._http_thread.start()
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server.server_close()
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            poller.join(timeout=10)
+        if self.snapshotter is not None:
+            self.snapshotter.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        logger.info("local stack stopped")
+
+
+def serve_forever(stack: LocalStack) -> None:
+    """Run until SIGINT/SIGTERM, then stop cleanly (final snapshot included)."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    stack.start()
+    print(f"OpsGrat Serverless is running on {stack.url}/api/  (Ctrl-C stops it)", flush=True)
+    print(f"Admin token (also in {stack.home / 'admin-token'}): {stack.admin_token}", flush=True)
+    done.wait()
+    print("Stopping...", flush=True)
+    stack.stop()

@@ -1,0 +1,75 @@
+"""Start and stop a real local stack (`python -m chalicelib.local`) as a subprocess, for tests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningStack:
+    """A local stack process; `.url`, `.token`, and `.http(method, path, **requests kwargs)`."""
+
+    def __init__(self, home: Path, port: int | None = None, log: Path | None = None):
+        self.home = Path(home)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log or self.home.parent / f"{self.home.name}-stack.log"
+        self.proc: subprocess.Popen | None = None
+        self.token: str = ""
+        self.session = requests.Session()
+
+    def start(self, timeout: float = 120) -> "RunningStack":
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({"OPSGRAT_HOME": str(self.home), "OPSGRAT_PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"local stack exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if requests.get(self.url + "/api/ping/", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        else:
+            self.stop()
+            raise RuntimeError(f"local stack did not start within {timeout}s; see {self.log_path}")
+        self.token = (self.home / "admin-token").read_text().strip()
+        self.session.headers["Authorization"] = f"Token {self.token}"
+        return self
+
+    def stop(self, timeout: float = 60) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+        code, self.proc = self.proc.returncode, None
+        return code
+
+    def http(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 60)
+        return self.session.request(method, self.url + path, **kwargs)
