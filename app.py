@@ -1,10 +1,18 @@
 """OpsGrat Serverless: the Chalice app. This file only wires blueprints and event handlers."""
 from chalice import Chalice
 
-from chalicelib.api import auth, openapi, project, system
+from chalicelib.api import auth, job, openapi, project, sync, system, template
+from chalicelib.stack import STACK
 
 app = Chalice(app_name="opsgrat")
-app.experimental_feature_flags.update(["BLUEPRINTS"])
 
-for blueprint in (auth.bp, system.bp, project.bp, openapi.bp):
+for blueprint in (auth.bp, system.bp, project.bp, sync.bp, template.bp, job.bp, openapi.bp):
     app.register_blueprint(blueprint)
+
+
+@app.on_sqs_message(queue=STACK.queue("dispatch").name, batch_size=10)
+def dispatch_job(event):
+    """RunJob executions hand jobs over here: start runners, settle failed executions."""
+    from chalicelib.api.events import dispatch_batch
+
+    return dispatch_batch(event)

@@ -39,8 +39,20 @@ class StateMachine:
     def name(self) -> str:
         return config.resource_name(self.short)
 
+    #: ${Name} placeholders in the ASL -> the short name of the queue whose URL replaces them
+    queue_urls: tuple[tuple[str, str], ...] = ()
+    #: environment variable through which code finds this state machine's ARN
+    arn_env: str = ""
+
     def definition(self) -> str:
         return (INFRA_DIR / "asl" / self.asl_file).read_text()
+
+    def render(self, queue_urls: dict[str, str]) -> str:
+        """The definition with its queue URL placeholders filled in (local stack)."""
+        text = self.definition()
+        for placeholder, short in self.queue_urls:
+            text = text.replace("${" + placeholder + "}", queue_urls[short])
+        return text
 
 
 @dataclass(frozen=True)
@@ -79,5 +91,9 @@ STACK = Stack(
         Queue("dispatch", handler="dispatch_job"),
         Queue("notify", handler="notify"),
         Queue("schedule", handler="fire_schedule"),
+    ),
+    state_machines=(
+        StateMachine("run-job", "run_job.asl.json", queue_urls=(("DispatchQueueUrl", "dispatch"),),
+                     arn_env="OPSGRAT_RUNJOB_ARN"),
     ),
 )

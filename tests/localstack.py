@@ -24,7 +24,7 @@ def free_port() -> int:
 class RunningStack:
     """A local stack process; `.url`, `.token`, and `.http(method, path, **requests kwargs)`."""
 
-    def __init__(self, home: Path, port: int | None = None, log: Path | None = None):
+    def __init__(self, home: Path, port: int | None = None, log: Path | None = None, env: dict | None = None):
         self.home = Path(home)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -32,10 +32,12 @@ class RunningStack:
         self.proc: subprocess.Popen | None = None
         self.token: str = ""
         self.session = requests.Session()
+        self.extra_env = dict(env or {})
 
     def start(self, timeout: float = 120) -> "RunningStack":
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update({"OPSGRAT_HOME": str(self.home), "OPSGRAT_PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
+        env.update({"OPSGRAT_HOME": str(self.home), "OPSGRAT_PORT": str(self.port), "PYTHONUNBUFFERED": "1",
+                    **self.extra_env})
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
@@ -69,6 +71,15 @@ class RunningStack:
         self._log.close()
         code, self.proc = self.proc.returncode, None
         return code
+
+    def wait_job(self, job_id: int, timeout: float = 180, states=("successful", "failed", "canceled")) -> dict:
+        """Poll a job until it reaches one of `states`; returns the job."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.http("GET", f"/api/job/job/{job_id}/").json()
+            if job.get("state") in states or time.monotonic() > deadline:
+                return job
+            time.sleep(0.3)
 
     def http(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 60)

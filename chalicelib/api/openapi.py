@@ -101,6 +101,7 @@ def _resource_ops(route: RouteDoc, schemas: dict) -> dict:
             ops["patch"] = {"summary": f"Update some fields ({title})",
                             "requestBody": _body({"$ref": f"#/components/schemas/{name}Patch"}),
                             "responses": _responses(200, ref)}
+        if "DELETE" in route.methods:
             ops["delete"] = {"summary": f"Delete ({title})", "responses": _responses(204, None, "Deleted")}
     return ops
 

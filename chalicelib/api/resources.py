@@ -60,6 +60,8 @@ def expose(bp: Blueprint, resource: Resource) -> None:
     item = {"GET": retrieve}
     if not resource.read_only:
         collection.update({"POST": create, "DELETE": bulk_delete})
-        item.update({"PUT": put, "PATCH": patch, "DELETE": delete})
+        item["DELETE"] = delete
+        if resource.updatable:
+            item.update({"PUT": put, "PATCH": patch})
     endpoint(bp, resource.path, collection, tag=resource.tag, resource=resource, kind="collection")
     endpoint(bp, resource.path + "/{id}", item, tag=resource.tag, resource=resource, kind="item")

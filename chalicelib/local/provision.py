@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 from chalicelib import aws
 from chalicelib.stack import STACK, Stack
 
 
 def provision(stack: Stack = STACK) -> dict:
-    """Idempotently create tables, queues, bucket, key, log group. Returns queue URLs by short name."""
+    """Idempotently create every resource; exports state machine ARNs. Returns queue URLs by short name."""
     for model in stack.tables:
         if not model.exists():
             model.create_table(wait=True)
@@ -33,4 +34,12 @@ def provision(stack: Stack = STACK) -> dict:
     logs = aws.client("logs")
     if not logs.describe_log_groups(logGroupNamePrefix=stack.log_group)["logGroups"]:
         logs.create_log_group(logGroupName=stack.log_group)
+    sfn = aws.client("stepfunctions")
+    existing_machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    for machine in stack.state_machines:
+        arn = existing_machines.get(machine.name) or sfn.create_state_machine(
+            name=machine.name, definition=machine.render(urls),
+            roleArn="arn:aws:iam::123456789012:role/opsgrat-local-states")["stateMachineArn"]
+        if machine.arn_env:
+            os.environ[machine.arn_env] = arn
     return urls

@@ -79,6 +79,8 @@ class Resource:
     singleton: bool = False
     #: collection methods; the item supports GET/PUT/PATCH/DELETE unless `read_only`
     read_only: bool = False
+    #: False: records are created (and deleted) but never edited, e.g. jobs (no PUT/PATCH)
+    updatable: bool = True
     tag: str = ""
     description: str = ""
     #: extra read-only values computed from the stored record (not stored labels)

@@ -8,6 +8,7 @@ from tests.localstack import RunningStack
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    running = RunningStack(tmp_path_factory.mktemp("stack") / "home").start()
+    # a short heartbeat so that a lost runner is noticed within seconds in the tests
+    running = RunningStack(tmp_path_factory.mktemp("stack") / "home", env={"OPSGRAT_HEARTBEAT_SECONDS": "6"}).start()
     yield running
     running.stop()

@@ -1,0 +1,20 @@
+"""Adapters from Lambda event sources (SQS) to services, with partial batch failure reporting."""
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+_processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _dispatch_record(record) -> None:
+    from chalicelib.services import dispatch
+
+    dispatch.handle(json.loads(record.body))
+
+
+def dispatch_batch(event) -> dict:
+    """Each message handled on its own; failed ones are returned for redelivery."""
+    return process_partial_response(event=event.to_dict(), record_handler=_dispatch_record,
+                                    processor=_processor, context=event.context)

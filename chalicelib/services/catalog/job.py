@@ -1,0 +1,122 @@
+"""Jobs (spec §2.1), job logs (§2.3) and per-host summaries.
+
+Jobs are created by launches (template run, ad-hoc `POST /api/job/job/`, project and host source
+syncs, relaunch) and then only change state; they cannot be edited. A job is visible to whoever
+launched it (the creator's admin grant) and to superusers.
+"""
+from __future__ import annotations
+
+from chalicelib.services import rbac, store
+from chalicelib.services.catalog.grants import protect
+from chalicelib.services.catalog.template import JOB_TYPES, run_labels, run_options
+from chalicelib.services.errors import PermissionDenied, ValidationError
+from chalicelib.services.fields import Int, Label, Ref, Str, Text
+from chalicelib.services.resources import LEVELS, Access, Resource, get, register
+
+STATES = {"new": "New", "waiting": "Waiting", "running": "Running", "successful": "Successful",
+          "failed": "Failed", "canceled": "Canceled"}
+FINAL_STATES = ("successful", "failed", "canceled")
+KINDS = {"job": "Automation job", "adhoc": "Command", "project_update": "Project sync",
+         "inventory_update": "Inventory sync"}
+
+
+def _validate_launch(change) -> None:
+    """`POST /api/job/job/`: an ad-hoc command (module) or a template-less playbook run."""
+    data = change.data
+    if data.get("module"):
+        if not any(m.get("name") == data["module"] for m in store.scan_partition("module")):
+            raise ValidationError("module", f'"{data["module"]}" is not in the modules list (/api/system/system/module/)')
+        data["kind"] = "adhoc"
+        data["playbook"] = ""
+    elif data.get("project") and data.get("playbook"):
+        data["kind"] = "job"
+    else:
+        raise ValidationError("module", "Give a module (ad-hoc command) or a project and playbook.")
+    if not data.get("inventory") and not data.get("inventory_str"):
+        raise ValidationError("inventory", "Give an inventory or an inventory_str.")
+    if data.get("inventory") and not change.principal.is_superuser:
+        inventory = store.get("inventory", data["inventory"])
+        if rbac.record_level(change.principal, get("inventory"), inventory) < LEVELS["execute"]:
+            raise PermissionDenied("inventory: you need execute permission on this inventory to run commands")
+    data["state"] = "new"
+
+
+def _after_launch(principal, rec, previous) -> None:
+    if previous is None:
+        from chalicelib.services import launch
+
+        launch.start(rec)
+
+
+JOBS = register(Resource(
+    family="job", path="/api/job/job", title="Jobs",
+    description="Runs of playbooks, ad-hoc commands and syncs. POST creates an ad-hoc command (module + arguments) "
+                "or a template-less playbook run; jobs are never edited.",
+    access=Access.protected(), updatable=False,
+    fields=[
+        *run_options(),
+        Str("module", max_length=128, description="Ad-hoc module (from /api/system/system/module/)."),
+        Text("arguments", max_length=16_384, description="Ad-hoc module arguments."),
+        Text("inventory_str", max_length=262_144, description="Inline inventory (host per line) overriding inventory."),
+        Ref("template", family="template", read_only=True, description="Template id (null for ad-hoc)."),
+        Str("kind", read_only=True, description="job, adhoc, project_update or inventory_update."),
+        Str("state", read_only=True, description="new, waiting, running, successful, failed, canceled."),
+        Int("start_time", read_only=True, default=None, description="Epoch seconds."),
+        Int("finish_time", read_only=True, default=None, description="Epoch seconds."),
+        Int("ctime", read_only=True, default=None, description="Creation time (epoch seconds)."),
+        Int("cuser", read_only=True, default=None, description="Id of the user who launched it."),
+        Str("revision", read_only=True, description="Project revision the job ran."),
+        Str("reason", read_only=True, description="Why the job failed or was canceled, when not the playbook's own error."),
+        Int("node", read_only=True, default=None, description="Workflow node (workflow child jobs)."),
+        Int("job", read_only=True, default=None, description="Parent workflow job."),
+        Int("schedule", read_only=True, default=None, description="Schedule that launched it."),
+        Int("relaunch_of", read_only=True, default=None, description="The job this one relaunched."),
+        Ref("host_source", family="host_source", read_only=True, description="Host source synced (inventory_update)."),
+    ],
+    labels=[
+        *run_labels(),
+        Label("template_name", "template", family="template"),
+        Label("user", "cuser", family="user", attr="last_name"),
+        Label("user_name", "cuser", family="user", attr="username"),
+        Label("state_name", "state", choices=STATES),
+        Label("kind_name", "kind", choices=KINDS),
+        Label("jobtype_name", "job_type", choices=JOB_TYPES),
+        Label("schedule_name", "schedule", compute=lambda rec: None),
+    ],
+    filters=("template", "inventory", "credential", "state", "kind", "schedule", "project", "job"),
+    indexes=("template", "state"),
+    validate=_validate_launch, after_save=_after_launch,
+))
+
+
+def _log_text(rec: dict) -> dict:
+    from chalicelib.services import joblogs
+
+    return {"log": joblogs.stdout_text(int(rec["job"]))}
+
+
+JOB_LOGS = register(Resource(
+    family="job_log", path="/api/job/log", title="Job logs",
+    description="A job's output as text; readable while the job runs.",
+    access=Access.parent("job", "job"), read_only=True,
+    fields=[
+        Ref("job", family="job", required=True, on_delete="cascade", description="Job id."),
+        Int("ctime", read_only=True, default=None, description="Creation time (epoch seconds)."),
+    ],
+    extra=_log_text, filters=("job",), indexes=("job",),
+))
+
+HOST_SUMMARIES = register(Resource(
+    family="job_host_summary", path="/api/job/host_summary", title="Job host summaries",
+    description="Per-host totals of one job.",
+    access=Access.parent("job", "job"), read_only=True,
+    fields=[
+        Ref("job", family="job", required=True, on_delete="cascade", description="Job id."),
+        Str("host", description="Host name."),
+        *[Int(name, default=0) for name in ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")],
+    ],
+    filters=("job", "host"), ordering=("host",), indexes=("job",),
+))
+
+# registered for the permission mechanism (the creator's admin grant); not exposed over HTTP
+JOB_USERS, JOB_TEAMS = protect(JOBS, "/api/job/job/permission/users", "/api/job/job/permission/team")

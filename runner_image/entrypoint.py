@@ -1,0 +1,365 @@
+"""The runner: `python -m runner_image.entrypoint <job id>`.
+
+The same code is the ECS Fargate container's entrypoint on AWS and a subprocess in the local
+stack. It loads the job, proves it is alive to Step Functions (heartbeats), prepares what the
+job needs (credentials decrypted, project checked out, inventory rendered), runs ansible through
+`opsgrat_runner.execute`, streams events to CloudWatch Logs while it runs, archives output to S3,
+stores per-host summaries, and reports the result with the execution's task token.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import aws
+from chalicelib.services import catalog  # noqa: F401  (registers the resource families)
+from chalicelib.services import jobs, joblogs, store
+from chalicelib.services.fields import load_mapping
+from chalicelib.services.resources import get
+from runner_image.opsgrat_runner.redact import Redactor
+
+logger = Logger(service="opsgrat-runner")
+
+#: what an event keeps in CloudWatch/S3 (the rest of event_data is mostly echoes of the task)
+_EVENT_KEYS = ("counter", "uuid", "parent_uuid", "event", "created", "stdout", "start_line", "end_line")
+_DATA_KEYS = ("host", "remote_addr", "task", "task_action", "task_args", "play", "play_pattern", "role", "changed",
+              "failed", "ignore_errors", "duration", "res")
+_MAX_RES_CHARS = 32_000
+
+
+def compact(event: dict) -> dict:
+    """The fields of an ansible-runner event that the API shows, size-capped for CloudWatch."""
+    out = {k: event.get(k) for k in _EVENT_KEYS if k in event}
+    data = event.get("event_data") or {}
+    for key in _DATA_KEYS:
+        if key in data:
+            out[key] = data[key]
+    if "res" in out and len(json.dumps(out["res"], default=str)) > _MAX_RES_CHARS:
+        out["res"] = {"truncated": True}
+    out["changed"] = bool(data.get("changed") or (isinstance(data.get("res"), dict) and data["res"].get("changed")))
+    out["failed"] = bool(data.get("failed") or event.get("event") in ("runner_on_failed", "runner_on_unreachable"))
+    return out
+
+
+class EventStream:
+    """Collects events and ships them to CloudWatch in batches from a background thread."""
+
+    def __init__(self, job_id: int, interval: float = 0.5):
+        self.job_id = job_id
+        self.interval = interval
+        self.events: list[dict] = []
+        self._pending: list[dict] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._counter = 0
+        self._thread = threading.Thread(target=self._loop, name="events", daemon=True)
+        self._thread.start()
+
+    def add(self, event: dict) -> None:
+        row = compact(event)
+        with self._lock:
+            self._counter = max(self._counter, int(row.get("counter") or 0))
+            self.events.append(row)
+            self._pending.append(row)
+
+    def note(self, text: str, redactor: Redactor | None = None) -> None:
+        """A line of the runner's own (git checkout, sync results) in the job's output."""
+        with self._lock:
+            self._counter += 1
+            counter = self._counter
+        self.add({"counter": counter, "event": "verbose", "created": time.time(),
+                  "stdout": redactor.text(text) if redactor else text})
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            try:
+                joblogs.put_events(self.job_id, batch)
+            except Exception:  # noqa: BLE001 - the archive at the end still has every event
+                logger.exception("could not stream events", extra={"job_id": self.job_id})
+
+    def _loop(self) -> None:
+        while not self._done.wait(self.interval):
+            self._flush()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=30)
+        self._flush()
+
+
+class Heartbeat:
+    """Sends SendTaskHeartbeat while the job runs; notices when the execution gave up on us."""
+
+    def __init__(self, task_token: str | None, interval: float):
+        self.token = task_token
+        self.interval = max(1.0, interval)
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+
+    def start(self) -> "Heartbeat":
+        if self.token:
+            self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        sfn = aws.client("stepfunctions")
+        while not self._done.wait(self.interval):
+            try:
+                sfn.send_task_heartbeat(taskToken=self.token)
+            except sfn.exceptions.TaskTimedOut:
+                self.lost.set()  # the state machine has failed the job; stop ansible
+                return
+            except Exception:  # noqa: BLE001 - transient; the next beat may pass
+                logger.exception("heartbeat failed")
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def report(self, job_id: int, status: str) -> None:
+        if not self.token:
+            return
+        try:
+            aws.client("stepfunctions").send_task_success(taskToken=self.token,
+                                                          output=json.dumps({"job_id": job_id, "status": status}))
+        except Exception:  # noqa: BLE001 - the execution already ended (timeout, lost)
+            logger.info("execution had already ended", extra={"job_id": job_id})
+
+
+class CancelWatch:
+    """`should_cancel` for ansible: the job's cancel flag (read at most once a second) or a lost heartbeat."""
+
+    def __init__(self, job_id: int, heartbeat: Heartbeat):
+        self.job_id = job_id
+        self.heartbeat = heartbeat
+        self._checked = 0.0
+        self._canceled = False
+
+    def __call__(self) -> bool:
+        if self.heartbeat.lost.is_set():
+            return True
+        now = time.monotonic()
+        if not self._canceled and now - self._checked >= 1.0:
+            self._checked = now
+            job = store.get("job", self.job_id) or {}
+            self._canceled = bool(job.get("cancel_requested"))
+        return self._canceled
+
+
+# ------------------------------------------------------------------ preparing a job
+
+
+def _credential(cred_id: int | None) -> dict[str, str]:
+    """A credential's fields with secrets decrypted (empty dict when none)."""
+    if not cred_id:
+        return {}
+    from chalicelib.services.catalog.credential import plaintext
+
+    rec = store.get("credential", int(cred_id)) or {}
+    resource = get("credential")
+    return {f.name: (plaintext(rec, f.name) if f.secret else rec.get(f.name)) for f in resource.fields
+            if rec.get(f.name) not in (None, "")} | {"type": rec.get("type", "")}
+
+
+def _checkout(project: dict, dest: str, stream: EventStream) -> str:
+    from runner_image.opsgrat_runner.git import checkout
+
+    cred = _credential(project.get("credential"))
+    url = project["repository_url"]
+    stream.note(f"Checking out {url} at {project.get('branch_specifier') or 'the default branch'}")
+    revision = checkout(url, project.get("branch_specifier") or None, dest,
+                        username=cred.get("user_name") or None, password=cred.get("password") or None,
+                        ssh_key=cred.get("private_key") or None, ssh_key_passphrase=cred.get("passphrase") or None)
+    stream.note(f"Revision {revision}")
+    return revision
+
+
+def _environment() -> dict[str, str]:
+    return {row["name"]: str(row.get("value") or "") for row in store.scan_partition("environment_variable")}
+
+
+def _workdir(job_id: int) -> str:
+    workspace = str(jobs.settings().get("workspace") or "")
+    base = workspace if workspace and os.path.isdir(workspace) and os.access(workspace, os.W_OK) else None
+    return tempfile.mkdtemp(prefix=f"auto_job_{job_id}_", dir=base)
+
+
+def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str) -> tuple[str, str, list, str]:
+    """Run a template job, template-less playbook or ad-hoc command. Returns (state, reason, summaries, revision)."""
+    from runner_image.opsgrat_runner.execute import RunSpec, run
+
+    settings = jobs.settings()
+    machine = _credential(job.get("credential"))
+    vault = _credential(job.get("vault_credential"))
+    revision = ""
+    project_dir = None
+    if job.get("kind") != "adhoc":
+        project = store.get("project", int(job["project"])) if job.get("project") else None
+        if project is None:
+            return "failed", "the job's project no longer exists", [], ""
+        project_dir = os.path.join(workdir, "project")
+        revision = _checkout(project, project_dir, stream)
+    inventory = None
+    if not job.get("inventory_str"):
+        if not job.get("inventory"):
+            return "failed", "the job has no inventory", [], revision
+        from chalicelib.services.inventory_render import render
+
+        inventory = render(int(job["inventory"]))
+    spec = RunSpec(
+        kind="adhoc" if job.get("kind") == "adhoc" else "playbook",
+        project_dir=project_dir, playbook=job.get("playbook") or None,
+        module=job.get("module") or None, module_args=job.get("arguments") or "",
+        inventory=inventory, inventory_str=job.get("inventory_str") or None,
+        extravars=load_mapping(job.get("variables") or "", "variables"),
+        limit=job.get("limit") or "", tags=job.get("tags") or "", skip_tags=job.get("skip_tags") or "",
+        job_type=job.get("job_type") or "run", verbosity=int(job.get("verbosity") or 0), forks=int(job.get("forks") or 0),
+        diff_mode=bool(job.get("diff_mode")), become_enabled=bool(job.get("become_enabled")),
+        become_method=machine.get("become_method") or "", become_user=machine.get("become_user") or "",
+        become_password=machine.get("become_pass") or "", force_handlers=bool(job.get("force_handlers")),
+        start_at_task=job.get("start_at_task") or "", ssh_user=machine.get("user_name") or "",
+        ssh_password=machine.get("password") or "", ssh_private_key=machine.get("private_key") or "",
+        ssh_key_passphrase=machine.get("passphrase") or "", vault_password=vault.get("vault_password") or "",
+        vault_id=vault.get("vault_id") or "", env=_environment(),
+        job_timeout=int(settings.get("job_timeout") or 0), idle_timeout=int(settings.get("idle_timeout") or 0),
+    )
+    result = run(spec, on_event=stream.add, should_cancel=should_cancel)
+    state, reason = {
+        "successful": ("successful", ""), "failed": ("failed", result.error),
+        "canceled": ("canceled", "canceled by a user"),
+        "timeout": ("failed", f"job timed out after {spec.job_timeout} s" if spec.job_timeout
+                    else f"no output for {spec.idle_timeout} s (idle timeout)"),
+    }[result.status]
+    if result.status == "timeout" and spec.idle_timeout and "idle" in (result.error or "").lower():
+        reason = f"no output for {spec.idle_timeout} s (idle timeout)"
+    return state, reason, [s.to_dict() for s in result.host_summaries], revision
+
+
+def sync_project(job: dict, stream: EventStream, workdir: str) -> tuple[str, str, list, str]:
+    from runner_image.opsgrat_runner.git import find_playbooks
+
+    projects = get("project")
+    project = store.get("project", int(job["project"]))
+    if project is None:
+        return "failed", "the project no longer exists", [], ""
+    dest = os.path.join(workdir, "project")
+    revision = _checkout(project, dest, stream)
+    playbooks = find_playbooks(dest)
+    stream.note(f"Found {len(playbooks)} playbook(s): {', '.join(playbooks)}")
+    for _ in range(10):
+        current = store.get("project", project["id"])
+        if current is None:
+            break
+        try:
+            store.update(projects, current, {**current, "revision": revision, "playbooks": playbooks,
+                                             "last_sync_time": int(time.time())})
+            break
+        except Exception:  # noqa: BLE001 - a concurrent edit: read again
+            time.sleep(0.1)
+    return "successful", "", [], revision
+
+
+def sync_host_source(job: dict, stream: EventStream, workdir: str) -> tuple[str, str, list, str]:
+    from chalicelib.services import host_sources
+
+    source = store.get("host_source", int(job["host_source"]))
+    if source is None:
+        return "failed", "the host source no longer exists", [], ""
+    revision = ""
+    project_dir = None
+    if source.get("source_type") == "file":
+        project = store.get("project", int(source["project"])) if source.get("project") else None
+        if project is None:
+            return "failed", "the host source's project no longer exists", [], ""
+        project_dir = os.path.join(workdir, "project")
+        revision = _checkout(project, project_dir, stream)
+    data = host_sources.fetch(source, project_dir=project_dir)
+    outcome = host_sources.import_source(source["id"], data)
+    stream.note(f"Imported from {source.get('source_type')} source: {outcome}")
+    return "successful", "", [], revision
+
+
+# ------------------------------------------------------------------ the run
+
+
+def _start(job_id: int) -> dict | None:
+    def change(job: dict):
+        if job.get("state") in jobs.FINAL or job.get("cancel_requested"):
+            return False
+        job.update(state="running", start_time=int(time.time()))
+
+    return jobs.mutate(job_id, change)
+
+
+def _store_summaries(job_id: int, summaries: list[dict], expires: int | None) -> None:
+    resource = get("job_host_summary")
+    for row in summaries:
+        rec = {"job": job_id, **row}
+        if expires:
+            rec["_expires"] = expires
+        store.create(resource, rec)
+
+
+def main(argv: list[str]) -> int:
+    job_id = int(argv[1])
+    job = store.get("job", job_id)
+    if job is None:
+        logger.error("no such job", extra={"job_id": job_id})
+        return 2
+    heartbeat = Heartbeat(job.get("task_token"), jobs.heartbeat_seconds() / 3).start()
+    job = _start(job_id)
+    if job is None or job.get("state") != "running":
+        final = jobs.finish(job_id, "canceled", "canceled before it started") if job else None
+        heartbeat.stop()
+        heartbeat.report(job_id, (final or {}).get("state", "canceled"))
+        return 0
+    stream = EventStream(job_id)
+    workdir = _workdir(job_id)
+    should_cancel = CancelWatch(job_id, heartbeat)
+    redactor = Redactor([])
+    try:
+        kind = job.get("kind")
+        if kind == "project_update":
+            state, reason, summaries, revision = sync_project(job, stream, workdir)
+        elif kind == "inventory_update":
+            state, reason, summaries, revision = sync_host_source(job, stream, workdir)
+        else:
+            state, reason, summaries, revision = run_playbook_job(job, stream, should_cancel, workdir)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes a failed job with its reason
+        logger.exception("job failed in the runner", extra={"job_id": job_id})
+        state, reason, summaries, revision = "failed", redactor.text(f"{type(exc).__name__}: {exc}"), [], ""
+        stream.note("ERROR: " + reason)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if heartbeat.lost.is_set() and state != "successful":
+        reason = reason or "the state machine gave up on this job (timeout or lost heartbeat)"
+    if reason and state == "failed":
+        stream.note(f"Job failed: {reason}")
+    stream.close()
+    joblogs.archive(job_id, joblogs.join_stdout(stream.events), stream.events)
+    expires = jobs.expiry(int(time.time()))
+    _store_summaries(job_id, summaries, expires)
+    final = jobs.finish(job_id, state, reason, revision=revision) or store.get("job", job_id) or {}
+    heartbeat.stop()
+    heartbeat.report(job_id, final.get("state", state))
+    logger.info("job finished", extra={"job_id": job_id, "state": final.get("state", state)})
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except Exception:  # noqa: BLE001 - last resort: the heartbeat timeout will fail the job
+        traceback.print_exc()
+        sys.exit(1)

@@ -1,0 +1,108 @@
+"""Running playbooks end to end through the local stack: project sync, template, launch, output."""
+from __future__ import annotations
+
+import pytest
+
+from tests.gitrepo import make_repo
+
+pytestmark = pytest.mark.e2e
+
+PLAYBOOKS = {
+    "site.yml": """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: greet
+      debug:
+        msg: "hello {{ who | default('world') }}"
+""",
+    "fail.yml": """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: break
+      fail:
+        msg: "this play fails on purpose"
+""",
+    "sleep.yml": """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: wait
+      command: sleep 120
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def project(stack, tmp_path_factory):
+    repo = make_repo(tmp_path_factory.mktemp("repo"), PLAYBOOKS)
+    r = stack.http("POST", "/api/project/project/", json={"name": "e2e playbooks", "repository_url": f"file://{repo}",
+                                                          "branch_specifier": "main"})
+    assert r.status_code == 201, r.text
+    project = r.json()
+    sync = stack.http("POST", f"/api/project/project/{project['id']}/sync/")
+    assert sync.status_code == 201, sync.text
+    job = stack.wait_job(sync.json()["id"])
+    assert job["state"] == "successful", stack.http("GET", f"/api/job/job/{job['id']}/stdout/").text
+    return stack.http("GET", f"/api/project/project/{project['id']}/").json()
+
+
+@pytest.fixture(scope="module")
+def inventory(stack):
+    inv = stack.http("POST", "/api/project/inventory/", json={"name": "e2e local"}).json()
+    r = stack.http("POST", "/api/project/host/", json={"inventory": inv["id"], "hostname": "localhost",
+                                                       "variables": "ansible_connection: local"})
+    assert r.status_code == 201, r.text
+    return inv
+
+
+def _template(stack, project, inventory, name, playbook, **extra):
+    r = stack.http("POST", "/api/template/template/", json={"name": name, "project": project["id"], "playbook": playbook,
+                                                            "inventory": inventory["id"], **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_project_sync_records_revision_and_playbooks(project):
+    assert sorted(project["playbooks"]) == ["fail.yml", "site.yml", "sleep.yml"]
+    assert len(project["revision"]) == 40
+
+
+def test_template_run_succeeds_with_expected_output(stack, project, inventory):
+    _template(stack, project, inventory, "e2e hello", "site.yml")
+    r = stack.http("POST", "/api/template/template/run/", json={"name": "e2e hello", "variables": "who: operator"})
+    assert r.status_code == 201, r.text
+    job = stack.wait_job(r.json()["id"])
+    stdout = stack.http("GET", f"/api/job/job/{job['id']}/stdout/?format=txt").text
+    assert job["state"] == "successful", stdout
+    assert "hello operator" in stdout
+    assert job["start_time"] and job["finish_time"] and job["revision"] == project["revision"]
+    log = stack.http("GET", f"/api/job/log/?job={job['id']}").json()["results"][0]
+    assert "hello operator" in log["log"]
+    summaries = stack.http("GET", f"/api/job/job/{job['id']}/host_summaries/").json()["results"]
+    assert [(s["host"], s["ok"], s["failures"]) for s in summaries] == [("localhost", 1, 0)]
+
+
+def test_failing_playbook_ends_failed_with_its_error(stack, project, inventory):
+    template = _template(stack, project, inventory, "e2e fail", "fail.yml")
+    job = stack.wait_job(stack.http("POST", "/api/template/template/run/", json={"id": template["id"]}).json()["id"])
+    assert job["state"] == "failed"
+    assert "this play fails on purpose" in stack.http("GET", f"/api/job/job/{job['id']}/stdout/").text
+
+
+def test_cancel_stops_a_long_job(stack, project, inventory):
+    template = _template(stack, project, inventory, "e2e sleep", "sleep.yml")
+    job = stack.http("POST", "/api/template/template/run/", json={"id": template["id"]}).json()
+    stack.wait_job(job["id"], states=("running",))
+    r = stack.http("POST", f"/api/job/job/{job['id']}/cancel/")
+    assert r.status_code == 202, r.text
+    assert stack.wait_job(job["id"], timeout=60)["state"] == "canceled"
+
+
+def test_adhoc_command_runs_a_module(stack, inventory):
+    r = stack.http("POST", "/api/job/job/", json={"module": "command", "arguments": "echo adhoc-ok",
+                                                  "inventory": inventory["id"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["kind"] == "adhoc"
+    job = stack.wait_job(r.json()["id"])
+    stdout = stack.http("GET", f"/api/job/job/{job['id']}/stdout/").text
+    assert job["state"] == "successful", stdout
+    assert "adhoc-ok" in stdout
