@@ -106,3 +106,41 @@ def test_adhoc_command_runs_a_module(stack, inventory):
     stdout = stack.http("GET", f"/api/job/job/{job['id']}/stdout/").text
     assert job["state"] == "successful", stdout
     assert "adhoc-ok" in stdout
+
+
+def _runner_pid(job_id: int) -> int:
+    import subprocess
+
+    out = subprocess.run(["pgrep", "-f", f"runner_image.entrypoint {job_id}$"], capture_output=True, text=True)
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 1, out
+    return pids[0]
+
+
+def test_a_killed_runner_leaves_the_job_failed_within_the_heartbeat(stack, project, inventory):
+    import os
+    import signal
+
+    template = stack.http("GET", "/api/template/template/?name=e2e%20sleep").json()["results"]
+    template = template[0] if template else _template(stack, project, inventory, "e2e sleep", "sleep.yml")
+    job = stack.http("POST", "/api/template/template/run/", json={"id": template["id"]}).json()
+    stack.wait_job(job["id"], states=("running",))
+    os.killpg(_runner_pid(job["id"]), signal.SIGKILL)
+    final = stack.wait_job(job["id"], timeout=60)
+    assert final["state"] == "failed"
+    assert "heartbeat" in final["reason"]
+
+
+def test_job_timeout_fails_the_job_with_a_reason(stack, project, inventory):
+    settings = stack.http("POST", "/api/system/system/jobsettings/",
+                          json={"workspace": "/tmp", "job_timeout": 3, "idle_timeout": 0, "keep_days": 0})
+    assert settings.status_code == 201, settings.text
+    try:
+        template = stack.http("GET", "/api/template/template/?name=e2e%20sleep").json()["results"]
+        template = template[0] if template else _template(stack, project, inventory, "e2e sleep", "sleep.yml")
+        job = stack.http("POST", "/api/template/template/run/", json={"id": template["id"]}).json()
+        final = stack.wait_job(job["id"], timeout=90)
+    finally:
+        stack.http("DELETE", f"/api/system/system/jobsettings/{settings.json()['id']}/")
+    assert final["state"] == "failed"
+    assert "timed out" in final["reason"]
