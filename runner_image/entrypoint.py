@@ -61,23 +61,30 @@ class EventStream:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._counter = 0
+        self._offset: int | None = None  # notes written before ansible's first event
         self._thread = threading.Thread(target=self._loop, name="events", daemon=True)
         self._thread.start()
 
     def add(self, event: dict) -> None:
+        """An ansible-runner event; its counter is shifted past the runner's own notes so that
+        counters stay unique and in output order."""
         row = compact(event)
         with self._lock:
-            self._counter = max(self._counter, int(row.get("counter") or 0))
-            self.events.append(row)
-            self._pending.append(row)
+            if self._offset is None:
+                self._offset = self._counter
+            row["counter"] = int(row.get("counter") or 0) + self._offset
+            self._append(row)
 
     def note(self, text: str, redactor: Redactor | None = None) -> None:
         """A line of the runner's own (git checkout, sync results) in the job's output."""
         with self._lock:
-            self._counter += 1
-            counter = self._counter
-        self.add({"counter": counter, "event": "verbose", "created": time.time(),
-                  "stdout": redactor.text(text) if redactor else text})
+            self._append({"counter": self._counter + 1, "event": "verbose", "source": "runner",
+                          "created": time.time(), "stdout": redactor.text(text) if redactor else text})
+
+    def _append(self, row: dict) -> None:
+        self._counter = max(self._counter, row["counter"])
+        self.events.append(row)
+        self._pending.append(row)
 
     def _flush(self) -> None:
         with self._lock:

@@ -1,0 +1,132 @@
+"""Job benchmarks (issue 4), each against a baseline measured in the same run.
+
+1. Launch overhead: a one-task ping playbook (no facts) run through the local stack
+   (POST run -> job successful) vs the same playbook with plain `ansible-playbook`, alternating;
+   prints the median ratio (goal <= 1.5).
+2. Event throughput: a playbook emitting >= 5,000 events; events emitted vs stored (must be equal)
+   and the wall-time ratio vs plain `ansible-playbook` (goal <= 1.15).
+3. Concurrency: 50 jobs launched at once; all reach a final state, none lost or duplicated;
+   prints jobs/minute.
+
+Run: `make bench-jobs` (or `.venv/bin/python bench/jobs.py [--rounds N] [--jobs N]`).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.gitrepo import make_repo  # noqa: E402
+from tests.localstack import RunningStack  # noqa: E402
+
+PING = """- hosts: all
+  gather_facts: false
+  tasks:
+    - ping:
+"""
+EVENTS = """- hosts: all
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: "item {{ item }}"
+      loop: "{{ range(0, 5000) | list }}"
+      loop_control:
+        label: "{{ item }}"
+"""
+INVENTORY = "localhost ansible_connection=local ansible_python_interpreter={}\n".format(sys.executable)
+
+
+def plain_ansible(playbook: Path, inventory: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+                   check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def through_stack(stack: RunningStack, template_id: int) -> tuple[float, dict]:
+    start = time.perf_counter()
+    job = stack.http("POST", "/api/template/template/run/", json={"id": template_id}).json()
+    final = stack.wait_job(job["id"], timeout=600)
+    elapsed = time.perf_counter() - start
+    if final["state"] != "successful":
+        raise SystemExit(f"job {final['id']} ended {final['state']}: {final.get('reason')}")
+    return elapsed, final
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--jobs", type=int, default=50)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="opsgrat-bench-"))
+    repo = make_repo(tmp / "repo", {"ping.yml": PING, "events.yml": EVENTS})
+    work = tmp / "plain"
+    work.mkdir()
+    (work / "ping.yml").write_text(PING)
+    (work / "events.yml").write_text(EVENTS)
+    inventory = work / "hosts"
+    inventory.write_text(INVENTORY)
+    stack = RunningStack(tmp / "home").start()
+    try:
+        project = stack.http("POST", "/api/project/project/", json={"name": "bench", "repository_url": f"file://{repo}"}).json()
+        stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])
+        inv = stack.http("POST", "/api/project/inventory/", json={"name": "bench"}).json()
+        stack.http("POST", "/api/project/host/", json={"inventory": inv["id"], "hostname": "localhost",
+                                                       "variables": "ansible_connection: local"})
+        ids = {}
+        for name in ("ping", "events"):
+            ids[name] = stack.http("POST", "/api/template/template/", json={
+                "name": f"bench {name}", "project": project["id"], "playbook": f"{name}.yml", "inventory": inv["id"]}).json()["id"]
+
+        through_stack(stack, ids["ping"])  # warm-up
+        plain_ansible(work / "ping.yml", inventory)
+        stack_times, plain_times = [], []
+        for _ in range(args.rounds):
+            stack_times.append(through_stack(stack, ids["ping"])[0])
+            plain_times.append(plain_ansible(work / "ping.yml", inventory))
+        ratio = statistics.median(s / p for s, p in zip(stack_times, plain_times))
+        print(f"launch overhead: stack median {statistics.median(stack_times):.2f} s, plain ansible-playbook median "
+              f"{statistics.median(plain_times):.2f} s, median ratio {ratio:.2f} (goal <= 1.5), {args.rounds} rounds")
+
+        plain = plain_ansible(work / "events.yml", inventory)
+        elapsed, job = through_stack(stack, ids["events"])
+        emitted, stored = ansible_events(stack, job["id"])
+        print(f"event throughput: {emitted} events emitted, {stored} stored ({'equal' if emitted == stored else 'MISMATCH'}); "
+              f"stack {elapsed:.2f} s vs plain {plain:.2f} s, ratio {elapsed / plain:.2f} (goal <= 1.15)")
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            launched = list(pool.map(lambda _: stack.http("POST", "/api/template/template/run/",
+                                                          json={"id": ids["ping"]}).json()["id"], range(args.jobs)))
+        finals = [stack.wait_job(job_id, timeout=1800) for job_id in launched]
+        elapsed = time.perf_counter() - start
+        states = {s: sum(1 for f in finals if f["state"] == s) for s in {f["state"] for f in finals}}
+        print(f"concurrency: {args.jobs} jobs launched at once, {len(set(launched))} distinct, final states {states}, "
+              f"{elapsed:.1f} s, {args.jobs / elapsed * 60:.1f} jobs/minute")
+    finally:
+        stack.stop()
+
+
+def ansible_events(stack: RunningStack, job_id: int) -> tuple[int, int]:
+    """(emitted, stored) ansible events. ansible-runner numbers the events it emits 1..N without
+    gaps (the runner shifts them past its own notes), so emitted = last - first + 1."""
+    counters, offset = [], 0
+    while True:
+        page = stack.http("GET", f"/api/job/job/{job_id}/events/?limit=200&offset={offset}").json()
+        counters += [e["counter"] for e in page["results"] if e.get("source") != "runner"]
+        offset += 200
+        if not page["next"]:
+            break
+    return (max(counters) - min(counters) + 1 if counters else 0), len(counters)
+
+
+if __name__ == "__main__":
+    main()
