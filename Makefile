@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test bootstrap bench package lint
+.PHONY: dev test bootstrap bench package deploy superuser lint
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap
 
@@ -14,3 +14,13 @@ test: bootstrap
 
 bench: bootstrap
 	$(PY) bench/api.py
+
+# Deploy to AWS (README "Deploy to AWS"). `package` needs no account; `deploy` and `superuser` do.
+package: bootstrap
+	$(PY) -m infra.build build
+
+deploy: package
+	PY=$(PY) scripts/deploy
+
+superuser: bootstrap
+	$(PY) scripts/create_superuser.py $(if $(USERNAME),--username $(USERNAME))

@@ -68,7 +68,9 @@ class Stack:
 
     @property
     def bucket(self) -> str:
-        return config.resource_name("artifacts")
+        # S3 names are global: on AWS the template names the bucket `<this>-<account>-<region>` and
+        # passes it as OPSGRAT_BUCKET; the local stack uses the plain name.
+        return config.env("OPSGRAT_BUCKET") or config.resource_name("artifacts")
 
     @property
     def kms_alias(self) -> str:

@@ -121,3 +121,7 @@ def make_user(api):
         return r.data, api.as_token(t.data["token"])
 
     return make
+
+
+# The real sshd on loopback used by the runner tests (tests/sshd.py).
+pytest_plugins = ["tests.sshd"]

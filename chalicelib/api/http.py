@@ -7,6 +7,7 @@ document cannot drift from what is served. Every route accepts all five methods 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -122,6 +123,8 @@ def endpoint(bp: Blueprint, path: str, handlers: dict[str, Handler], *, tag: str
         request_id = getattr(bp.lambda_context, "aws_request_id", None) or uuid.uuid4().hex
         logger.append_keys(request_id=request_id)
         method = request.method.upper()
+        started = time.perf_counter()
+        principal = None
         if method not in handlers:
             return error_response(405, f'Method "{method}" not allowed.', {"Allow": ", ".join(allowed)})
         try:
@@ -135,10 +138,11 @@ def endpoint(bp: Blueprint, path: str, handlers: dict[str, Handler], *, tag: str
         except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
             logger.exception("request failed", extra={"method": method, "path": path})
             return error_response(500, "Internal server error.")
-        if isinstance(result, Response):
-            return result
-        body, status = result
-        return json_response(body, status)
+        response = result if isinstance(result, Response) else json_response(*result)
+        logger.info("request", extra={"method": method, "path": path, "status": response.status_code,
+                                      "user_id": getattr(principal, "id", None),
+                                      "ms": round((time.perf_counter() - started) * 1000, 1)})
+        return response
 
     view.__name__ = "view_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
     bp.route(path, methods=ALL_METHODS, content_types=CONTENT_TYPES)(view)

@@ -25,8 +25,7 @@ def _record_schema(resource: Resource) -> dict:
         props[f.name] = f.openapi()
     for label in resource.labels:
         props[label.name] = label.openapi()
-    if resource.extra is not None:
-        props.update({name: {"readOnly": True} for name in resource.extra({"id": 0})})
+    props.update({name: {"readOnly": True} for name in resource.extra_fields})
     return {"type": "object", "properties": props, "description": resource.description or resource.title}
 
 

@@ -284,7 +284,8 @@ def _clean(principal: rbac.Principal, resource: Resource, payload: dict, existin
                     raise ValidationError(f.name, "This field is required.")
                 data[f.name] = f.parse(None)
                 continue
-            if not partial and f.required and f.name not in data:
+            if not partial and f.required:
+                # PUT replaces the record: every required field must be sent (PATCH is partial)
                 raise ValidationError(f.name, "This field is required.")
             continue
         raw = payload[given]
@@ -324,11 +325,13 @@ def create(principal: rbac.Principal, resource: Resource, payload: dict) -> dict
     if resource.read_only:
         raise PermissionDenied("This collection is read-only.")
     data, changed = _clean(principal, resource, payload, None, partial=False)
+    if resource.validate:
+        # before the parent check: link rows (group children, memberships) derive their parent
+        # (`inventory`) from the records they link; every Ref was permission-checked by _clean
+        resource.validate(Change(principal, data, changed, None))
     _check_create_allowed(principal, resource, data)
     if resource.singleton and store.count(resource.family) > 0:
         raise ValidationError(None, f"only one {resource.family} record may exist; update it instead")
-    if resource.validate:
-        resource.validate(Change(principal, data, changed, None))
     _seal_secrets(resource, data, changed)
     if "ctime" in resource.by_name:
         data["ctime"] = int(time.time())
@@ -347,11 +350,11 @@ def update(principal: rbac.Principal, resource: Resource, record_id: Any, payloa
     existing = load(resource, record_id)
     rbac.require(principal, resource, existing, "write")
     data, changed = _clean(principal, resource, payload, existing, partial)
+    if resource.validate:
+        resource.validate(Change(principal, data, changed, existing))  # may derive the parent field
     access = resource.access
     if access.kind == "parent" and access.parent_field in changed and not principal.is_superuser:
         _check_create_allowed(principal, resource, data)
-    if resource.validate:
-        resource.validate(Change(principal, data, changed, existing))
     _seal_secrets(resource, data, changed)
     rec = store.update(resource, existing, data)
     if resource.after_save:
@@ -359,8 +362,10 @@ def update(principal: rbac.Principal, resource: Resource, record_id: Any, payloa
     return serialize(resource, rec)
 
 
-def _cascade(resource: Resource, rec: dict) -> None:
-    """Apply the on_delete rules of every field that refers to this record."""
+def _cascade(resource: Resource, rec: dict) -> bool:
+    """Apply the on_delete rules of every field that refers to this record; True if any
+    dependant was removed."""
+    removed = False
     dependants = referrers(resource.family)
     for child, ref in dependants:
         if ref.on_delete == "protect" and next(iter(store.scan_index(child, ref.name, rec["id"], limit=1)), None):
@@ -369,11 +374,16 @@ def _cascade(resource: Resource, rec: dict) -> None:
         if ref.on_delete == "cascade":
             for row in list(store.scan_index(child, ref.name, rec["id"])):
                 remove(None, child, row)
+                removed = True
+    return removed
 
 
 def remove(principal: rbac.Principal | None, resource: Resource, rec: dict) -> None:
     """Delete a loaded record and what cascades from it (no permission check here)."""
-    _cascade(resource, rec)
+    if _cascade(resource, rec):
+        # the dependants' hooks may have rewritten this record (a team's `users` array), so
+        # delete the current version, not the stale one (its version check would fail: 409)
+        rec = store.get(resource.family, rec["id"]) or rec
     store.delete(resource, rec)
     if resource.after_delete:
         resource.after_delete(principal, rec)

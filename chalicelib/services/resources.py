@@ -85,6 +85,9 @@ class Resource:
     description: str = ""
     #: extra read-only values computed from the stored record (not stored labels)
     extra: Hook | None = None
+    #: the names `extra` adds, so the OpenAPI document lists them without calling the hook
+    #: (a hook may need a real record or read other services)
+    extra_fields: Sequence[str] = ()
     by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

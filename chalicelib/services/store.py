@@ -7,7 +7,9 @@ GetItem and uniqueness ("hostname per inventory") never needs a read of the part
 from __future__ import annotations
 
 import datetime
+import functools
 import json
+import os
 from typing import Any, Iterable, Iterator
 
 from pynamodb.connection import Connection
@@ -85,18 +87,29 @@ def _partitions(resource: Resource, rec: Rec) -> list[str]:
     return parts
 
 
+def _marker(resource: Resource, values: dict) -> str:
+    return "uniq|" + resource.family + "|" + "|".join(f"{n}={json.dumps(v)}" for n, v in values.items())
+
+
 def _unique_keys(resource: Resource, rec: Rec) -> list[str]:
     keys = []
     for group in resource.unique:
         values = [rec.get(name) for name in group]
         if any(v is None or v == "" for v in values):
             continue
-        keys.append("uniq|" + resource.family + "|" + "|".join(f"{n}={json.dumps(v)}" for n, v in zip(group, values)))
+        keys.append(_marker(resource, dict(zip(group, values))))
     return keys
 
 
 def _connection() -> Connection:
-    return Connection(region=Record.Meta.region, host=Record.Meta.host)
+    """One PynamoDB connection per endpoint: building one creates a botocore client, which
+    costs ~0.1 s of model loading, so a fresh one per transaction dominated every write."""
+    return _cached_connection(Record.Meta.region, Record.Meta.host, os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_connection(region: str, host: str | None, endpoint: str | None) -> Connection:
+    return Connection(region=region, host=host)
 
 
 def _item(resource: Resource, rec: Rec) -> Record:
@@ -130,18 +143,16 @@ def create(resource: Resource, rec: Rec) -> Rec:
     rec.setdefault("id", next_id(resource.family))
     rec["_version"] = None
     unique_at: dict[int, str] = {}  # transaction position -> unique group, to name the field
-    with_position = 0
     try:
         with TransactWrite(connection=_connection()) as tx:
             tx.save(_item(resource, rec), condition=Record.id.does_not_exist())
-            with_position += 1
             for part in _partitions(resource, rec):
                 tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(1)])
-                with_position += 1
             for group, key in zip(_unique_groups(resource, rec), _unique_keys(resource, rec)):
                 tx.save(Counter(key, value=rec["id"]), condition=Counter.name.does_not_exist())
-                unique_at[with_position] = group
-                with_position += 1
+                # PynamoDB sends condition checks, deletes, puts, then updates (not call order):
+                # the k-th marker is the put right after the record's
+                unique_at[1 + len(unique_at)] = group
     except TransactWriteError as exc:
         _raise_for(exc, resource, unique_at)
     rec["_version"] = 1
@@ -160,24 +171,20 @@ def update(resource: Resource, old: Rec, new: Rec) -> Rec:
     old_keys = dict(zip(_unique_keys(resource, old), _unique_groups(resource, old)))
     new_keys = dict(zip(_unique_keys(resource, new), _unique_groups(resource, new)))
     unique_at: dict[int, str] = {}
-    position = 0
+    removed = set(old_keys) - set(new_keys)
     try:
         with TransactWrite(connection=_connection()) as tx:
             tx.save(_item(resource, new))
-            position += 1
             for part in old_parts - new_parts:
                 tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(-1)])
-                position += 1
             for part in new_parts - old_parts:
                 tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(1)])
-                position += 1
-            for key in set(old_keys) - set(new_keys):
+            for key in removed:
                 tx.delete(Counter(key))
-                position += 1
             for key in set(new_keys) - set(old_keys):
                 tx.save(Counter(key, value=new["id"]), condition=Counter.name.does_not_exist())
-                unique_at[position] = new_keys[key]
-                position += 1
+                # sent order is deletes, puts (the record first, then markers), updates
+                unique_at[len(removed) + 1 + len(unique_at)] = new_keys[key]
     except TransactWriteError as exc:
         _raise_for(exc, resource, unique_at)
     new["_version"] = (old["_version"] or 0) + 1
@@ -195,3 +202,14 @@ def delete(resource: Resource, rec: Rec) -> None:
     except TransactWriteError as exc:
         raise Conflict("the record was changed by another request; read it again and retry") from exc
 
+
+
+def find_unique(resource: Resource, values: dict) -> int | None:
+    """The id of the record holding a unique combination (one GetItem on its marker), or None."""
+    group = tuple(values)
+    if group not in {tuple(g) for g in resource.unique}:
+        raise ValueError(f"{resource.family}: {group} is not a unique group")
+    try:
+        return int(Counter.get(_marker(resource, values)).value)
+    except DoesNotExist:
+        return None

@@ -103,7 +103,7 @@ JOB_LOGS = register(Resource(
         Ref("job", family="job", required=True, on_delete="cascade", description="Job id."),
         Int("ctime", read_only=True, default=None, description="Creation time (epoch seconds)."),
     ],
-    extra=_log_text, filters=("job",), indexes=("job",),
+    extra=_log_text, extra_fields=("log",), filters=("job",), indexes=("job",),
 ))
 
 HOST_SUMMARIES = register(Resource(

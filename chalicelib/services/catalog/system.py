@@ -14,7 +14,7 @@ TEAMS = register(Resource(
         Str("name", required=True, blank=False, max_length=128, description="Team name."),
         Str("description", max_length=1024, description="Description."),
     ],
-    extra=lambda rec: {"users": rec.get("users", [])},
+    extra=lambda rec: {"users": rec.get("users", [])}, extra_fields=("users",),
     search=("name", "description"), filters=("name",), ordering=("name",), unique=(("name",),),
 ))
 
@@ -35,6 +35,12 @@ def _refresh_team_users(principal, rec, previous=None) -> None:
         team["users"] = [{"username": r["username"], "last_name": users.get(("user", r["username"]), {}).get("last_name", "")}
                          for r in rows]
         store.update(TEAMS, team, team)
+
+
+def refresh_teams_of_user(user_id: int) -> None:
+    """Rewrite the `users` array of every team the user is in (after their last_name changed)."""
+    for row in list(store.scan_index(get("team_member"), "username", user_id)):
+        _refresh_team_users(None, row)
 
 
 TEAM_MEMBERS = register(Resource(

@@ -79,6 +79,7 @@ TEMPLATES = register(Resource(
     ],
     labels=[*run_labels(), Label("jobtype_name", "job_type", choices=JOB_TYPES)],
     extra=lambda rec: {"bind_templates": [], "is_bind_templates": "No"},
+    extra_fields=("bind_templates", "is_bind_templates"),
     search=("name", "description"), filters=("name", "template_type", "project", "inventory"),
     ordering=("name",), unique=(("name",),), validate=_validate,
 ))

@@ -18,6 +18,14 @@ def _validate(change) -> None:
         raise ValidationError("password", "This field is required.")
 
 
+def _after_save(principal, rec, previous) -> None:
+    """Teams carry their members' last names (denormalized, spec §6.3): refresh them on a rename."""
+    if previous is not None and previous.get("last_name") != rec.get("last_name"):
+        from chalicelib.services.catalog import system  # imported here: system imports users' family
+
+        system.refresh_teams_of_user(rec["id"])
+
+
 def _after_delete(principal, rec) -> None:
     for digest in rec.get("token_digests", []):
         AuthToken(digest).delete()
@@ -38,5 +46,5 @@ USERS = register(Resource(
     ],
     search=("username", "last_name", "email"), filters=("username", "active", "superuser"),
     ordering=("username", "last_name"), indexes=("username",), unique=(("username",),),
-    validate=_validate, after_delete=_after_delete,
+    validate=_validate, after_save=_after_save, after_delete=_after_delete,
 ))

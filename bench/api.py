@@ -1,0 +1,300 @@
+"""API benchmark (issue 2), in-process under moto, like the tests.
+
+1. Requests per second through `chalice.test.Client` for GET item, list page and create, with
+   the DynamoDB calls each request makes (counted per operation by wrapping botocore's
+   `BaseClient._make_api_call`, which every boto3/PynamoDB call goes through).
+2. List page cost with 20 rows vs 20,000 rows in the family: the ratio of per-request times
+   (goal <= 1.5), plus the items DynamoDB returned per request, which is what the cost is on AWS.
+3. Cold import time of `app.py` (`python -X importtime -c "import app"` in a subprocess).
+
+Run: `make bench` (or `.venv/bin/python bench/api.py [--requests N] [--rows N]`). The summary is
+also written to /tmp/bench-api.txt.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# the same settings as tests/conftest.py: moto in-process, no endpoint, quiet logs
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+os.environ.update(ENV)
+for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(_var, None)
+
+import botocore.client  # noqa: E402
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+OUTPUT = Path("/tmp/bench-api.txt")
+ENV_PATH = "/api/system/system/environment/variable/"
+_lines: list[str] = []
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+    _lines.append(line)
+
+
+# ---------------------------------------------------------------- counting DynamoDB calls
+
+
+class CallCounter:
+    """Counts botocore API calls per (service, operation), the items they return, and the time
+    spent inside them (which, here, is moto emulating DynamoDB)."""
+
+    def __init__(self) -> None:
+        self.calls: collections.Counter = collections.Counter()
+        self.items = 0
+        self.seconds = 0.0
+        self._original = botocore.client.BaseClient._make_api_call
+
+    def install(self) -> None:
+        counter, original = self, self._original
+
+        def counted(client, operation_name, api_params):
+            service = client.meta.service_model.service_name
+            counter.calls[(service, operation_name)] += 1
+            start = time.perf_counter()
+            try:
+                response = original(client, operation_name, api_params)
+            finally:
+                counter.seconds += time.perf_counter() - start
+            if service == "dynamodb":
+                counter.items += len(response.get("Items", ())) + (1 if "Item" in response else 0)
+                counter.items += sum(len(v) for v in response.get("Responses", {}).values()) \
+                    if isinstance(response.get("Responses"), dict) else 0
+            return response
+
+        botocore.client.BaseClient._make_api_call = counted
+
+    def uninstall(self) -> None:
+        botocore.client.BaseClient._make_api_call = self._original
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.items = 0
+        self.seconds = 0.0
+
+    def dynamodb(self) -> collections.Counter:
+        return collections.Counter({op: n for (svc, op), n in self.calls.items() if svc == "dynamodb"})
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def seed_rows(family: str, make: Callable[[int], dict], start: int, stop: int) -> None:
+    """Rows `start..stop-1` of a family, written in batches with their row and id counters set as
+    `store.create` leaves them (fast enough for 20,000 rows)."""
+    from chalicelib.models import Counter, Record
+    from chalicelib.services import resources, store
+
+    resource = resources.get(family)
+    with Record.batch_write() as batch:
+        for i in range(start, stop):
+            rec = {f.name: f.default for f in resource.fields}
+            rec.update(make(i), id=i)
+            batch.save(store._item(resource, rec))
+    Counter(f"count|{family}", value=stop - 1).save()
+    Counter(f"seq|{family}", value=stop - 1).save()
+
+
+def raw_query_seconds(repeat: int = 20) -> float:
+    """Median time of the query a list page makes, straight through PynamoDB (no app code)."""
+    from chalicelib.models import Record
+
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        list(Record.query("environment_variable", scan_index_forward=False, limit=20, page_size=20))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def env_var(i: int) -> dict:
+    return {"name": f"VAR_{i}", "value": str(i), "remark": f"seeded {i}"}
+
+
+@contextlib.contextmanager
+def bench_stack() -> Iterator[tuple[Client, str]]:
+    with mock_aws():
+        from chalicelib import aws
+
+        aws.reset()
+        from chalicelib.local.provision import provision
+        from chalicelib.services import auth
+        from chalicelib.services.catalog import system
+
+        provision()
+        system.seed()
+        _, token = auth.ensure_superuser("admin")
+        from app import app
+
+        with Client(app) as client:
+            yield client, token
+
+
+def timed(n: int, request: Callable[[int], object], counter: CallCounter) -> dict:
+    """Run `request(i)` n times (after 5 warm-up calls); per-request times and calls."""
+    for i in range(5):
+        request(-1 - i)
+    counter.reset()
+    times, outside_moto = [], []
+    for i in range(n):
+        inside = counter.seconds
+        start = time.perf_counter()
+        request(i)
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        outside_moto.append(elapsed - (counter.seconds - inside))
+    calls = counter.dynamodb()
+    return {"n": n, "median": statistics.median(times), "app_median": statistics.median(outside_moto),
+            "calls": {op: c / n for op, c in sorted(calls.items())}, "per_request": sum(calls.values()) / n,
+            "items": counter.items / n}
+
+
+def report(label: str, result: dict) -> None:
+    ops = ", ".join(f"{op} {per:g}" for op, per in result["calls"].items()) or "none"
+    say(f"  {label:<32} {1 / result['median']:5.0f} req/s  median {result['median'] * 1000:6.2f} ms "
+        f"({result['app_median'] * 1000:.2f} ms outside DynamoDB calls)  "
+        f"DynamoDB calls/request {result['per_request']:g} ({ops})")
+
+
+# ---------------------------------------------------------------- the three parts
+
+
+def bench_requests(n: int, counter: CallCounter) -> None:
+    say("1. Requests per second in-process (chalice.test.Client, moto DynamoDB)")
+    with bench_stack() as (client, token):
+        headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+
+        def call(method: str, path: str, body: str | None = None, expect: int = 200):
+            r = client.http.request(method, path, headers=headers, body=body)
+            if r.status_code != expect:
+                raise SystemExit(f"{method} {path} -> {r.status_code} {r.body!r}")
+            return r
+
+        seed_rows("environment_variable", env_var, 1, 41)
+        results = {
+            "GET item": timed(n, lambda i: call("GET", f"{ENV_PATH}7/"), counter),
+            "GET list page (20 of 40 rows)": timed(n, lambda i: call("GET", ENV_PATH), counter),
+            "POST create": timed(n, lambda i: call("POST", ENV_PATH, f'{{"name": "NEW_{i + 10}", "value": "x"}}', 201),
+                                 counter),
+            "GET list page, filtered by name": timed(n, lambda i: call("GET", f"{ENV_PATH}?name=VAR_7"), counter),
+        }
+        for label, result in results.items():
+            report(label, result)
+        say("  (auth adds one GetItem on the token table and one on the user to every request)")
+
+
+def bench_table_size(n: int, rows: int, counter: CallCounter) -> float:
+    say()
+    say(f"2. List page cost: 20 rows vs {rows:,} rows in the family (default page of 20, id order)")
+    with bench_stack() as (client, token):
+        headers = {"Authorization": f"Token {token}"}
+
+        def list_page(i: int):
+            r = client.http.request("GET", ENV_PATH, headers=headers)
+            if r.status_code != 200:
+                raise SystemExit(f"list -> {r.status_code}")
+            return r
+
+        seed_rows("environment_variable", env_var, 1, 21)
+        small = timed(n, list_page, counter)
+        small_query = raw_query_seconds()
+        start = time.perf_counter()
+        seed_rows("environment_variable", env_var, 21, rows + 1)
+        say(f"  seeded {rows - 20:,} more rows in {time.perf_counter() - start:.1f} s")
+        large = timed(n, list_page, counter)
+        large_query = raw_query_seconds()
+        assert client.http.request("GET", ENV_PATH, headers=headers).json_body["count"] == rows
+        for label, result in ((f"{20:>6,} rows", small), (f"{rows:>6,} rows", large)):
+            say(f"  {label}: median {result['median'] * 1000:7.2f} ms/request ({result['app_median'] * 1000:.2f} ms "
+                f"outside DynamoDB calls), DynamoDB calls/request {result['per_request']:g}, "
+                f"items returned/request {result['items']:g}")
+        ratio = large["median"] / small["median"]
+        app_ratio = large["app_median"] / small["app_median"]
+        say(f"  ratio {rows:,}/20 rows, whole request: {ratio:.2f} (goal <= 1.5) "
+            f"{'OK' if ratio <= 1.5 else 'OVER GOAL'}")
+        say(f"  ratio {rows:,}/20 rows, time outside DynamoDB calls (botocore + moto), i.e. the app's own cost: {app_ratio:.2f} "
+            f"{'OK' if app_ratio <= 1.5 else 'OVER GOAL'}")
+        say(f"  DynamoDB calls and items per request: {small['per_request']:g}/{small['items']:g} at 20 rows, "
+            f"{large['per_request']:g}/{large['items']:g} at {rows:,} rows (on AWS the cost is these, "
+            f"so it does not grow with the table)")
+
+        say(f"  the emulator alone: one PynamoDB Query(Limit=20) takes {small_query * 1000:.2f} ms at 20 rows and "
+            f"{large_query * 1000:.2f} ms at {rows:,} rows (x{large_query / small_query:.1f}): moto's query walks "
+            f"every item of the table (moto/dynamodb/models/table.py, Table.query over all_items()), so under moto "
+            f"the whole-request ratio measures moto; DynamoDB reads only the page")
+        start = time.perf_counter()
+        r = client.http.request("GET", ENV_PATH + "?search=VAR_1999", headers=headers)
+        say(f"  for contrast, one ?search= request at {rows:,} rows (reads the partition by design): "
+            f"{(time.perf_counter() - start) * 1000:.0f} ms, count {r.json_body['count']}")
+        return ratio
+
+
+def bench_import() -> None:
+    say()
+    say("3. Cold import of app.py (python -X importtime -c 'import app', fresh interpreter)")
+    env = {**os.environ, **ENV}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    rows = []
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if m:
+            rows.append((int(m.group(1)), int(m.group(2)), len(m.group(3)), m.group(4)))
+    total_us = sum(self_us for self_us, _, _, _ in rows)
+    app_us = next((cum for _, cum, _, name in rows if name == "app"), total_us)
+    say(f"  import app: {app_us / 1000:.0f} ms cumulative ({total_us / 1000:.0f} ms summed over "
+        f"{len(rows)} modules); interpreter start + import wall time {wall * 1000:.0f} ms")
+    say("  top 5 modules by self time (their own code, not counting what they import):")
+    for self_us, cum_us, _, name in sorted(rows, reverse=True)[:5]:
+        say(f"    {self_us / 1000:7.1f} ms self  {cum_us / 1000:7.1f} ms cumulative  {name}")
+    packages = sorted(((cum, name) for _, cum, _, name in rows if "." not in name and name != "app"), reverse=True)
+    say("  top 5 top-level packages by cumulative time (each counted where it is first imported):")
+    for cum_us, name in packages[:5]:
+        say(f"    {cum_us / 1000:7.1f} ms  {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per measurement")
+    parser.add_argument("--rows", type=int, default=20_000, help="rows in the large family")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    say(f"OpsGrat API benchmark ({time.strftime('%Y-%m-%d %H:%M:%S')}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs)")
+    counter = CallCounter()
+    counter.install()
+    try:
+        bench_requests(args.requests, counter)
+        bench_table_size(args.requests, args.rows, counter)
+    finally:
+        counter.uninstall()
+    bench_import()
+    say()
+    say(f"done in {time.perf_counter() - started:.0f} s")
+    OUTPUT.write_text("\n".join(_lines) + "\n")
+    print(f"(written to {OUTPUT})")
+
+
+if __name__ == "__main__":
+    main()

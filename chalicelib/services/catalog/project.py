@@ -1,0 +1,131 @@
+"""Projects (spec §3.2): git repositories of playbooks, and their grants (§3.3, §3.4).
+
+The API stores what to check out; a project sync (run by the runner, which has git) records
+`revision`, `playbooks` and `last_sync_time` on the record. Those three are read-only here.
+URLs and branch names are checked at save time so that a typo is a 400 now rather than a failed
+sync later, and a password embedded in a URL is refused: it belongs in a credential, where it is
+encrypted and never shown.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from chalicelib.services import store
+from chalicelib.services.catalog.grants import protect
+from chalicelib.services.errors import ValidationError
+from chalicelib.services.fields import Int, JsonValue, Label, Ref, Str
+from chalicelib.services.resources import Access, Resource, register
+
+PROJECT_TYPES = {"git": "Git"}
+
+#: user@host:path, git's scp-like form of an ssh URL
+_SCP_LIKE = re.compile(r"(?:[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>\S+)")
+
+
+def url_kind(url: str) -> str:
+    """`http`, `ssh` or `file` for a repository URL git can clone; a 400 otherwise."""
+    if any(c.isspace() for c in url):
+        raise ValidationError("repository_url", "must not contain whitespace")
+    if "://" not in url:
+        if _SCP_LIKE.fullmatch(url):
+            return "ssh"
+        raise ValidationError("repository_url", "expected an http(s)://, ssh://, file:// or user@host:path URL")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https", "ssh"):
+        if not parts.hostname:
+            raise ValidationError("repository_url", f"{scheme} URL without a host")
+        if parts.password:
+            raise ValidationError("repository_url", "do not put a password in the URL; use a credential")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValidationError("repository_url", "invalid port") from None
+        if not parts.path.strip("/"):
+            raise ValidationError("repository_url", "URL without a repository path")
+        return "http" if scheme.startswith("http") else "ssh"
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ValidationError("repository_url", "file URLs must be absolute: file:///path/to/repo")
+        return "file"
+    raise ValidationError("repository_url", f'unsupported scheme "{scheme}" (use http, https, ssh or file)')
+
+
+def check_branch(name: str) -> None:
+    """The rules of `git check-ref-format --branch`, so that a checkout cannot fail on the name."""
+    bad = None
+    if name.startswith(("-", "/", ".")) or name.endswith(("/", ".", ".lock")):
+        bad = "must not start with - / . or end with / . .lock"
+    elif ".." in name or "//" in name or "@{" in name or name == "@" or "/." in name:
+        bad = 'must not contain "..", "//", "@{" or "/."'
+    elif re.search(r"[\x00-\x20\x7f~^:?*\[\\]", name):
+        bad = "must not contain spaces, control characters or any of ~ ^ : ? * [ \\"
+    if bad:
+        raise ValidationError("branch_specifier", f'"{name}" is not a valid branch or tag name: {bad}')
+
+
+def _credential_type(cred_id: int | None) -> str | None:
+    if not cred_id:
+        return None
+    rec = store.get("credential", cred_id)
+    return rec.get("type") if rec else None
+
+
+def _validate(change) -> None:
+    data = change.data
+    kind = url_kind(data["repository_url"])
+    if data.get("branch_specifier"):
+        check_branch(data["branch_specifier"])
+    wanted = {"http": "user_pwd", "ssh": "ssh"}.get(kind)
+    cred_type = _credential_type(data.get("credential"))
+    if cred_type is not None:
+        if wanted is None:
+            raise ValidationError("credential", "file:// repositories need no credential")
+        if cred_type != wanted:
+            raise ValidationError("credential", f"a {kind} repository needs a {wanted} credential, not {cred_type}")
+    vault_type = _credential_type(data.get("vault_credential"))
+    if vault_type is not None and vault_type != "vault":
+        raise ValidationError("vault_credential", f"must be a vault credential, not {vault_type}")
+
+
+PROJECTS = register(Resource(
+    family="project", path="/api/project/project", title="Projects",
+    description="Playbook repositories (git). revision, playbooks and last_sync_time are recorded by a "
+                "project sync; GET /api/project/project/{id}/playbooks/ returns the playbook list.",
+    access=Access.protected(),
+    fields=[
+        Str("name", required=True, blank=False, max_length=512, description="Project name."),
+        Str("description", max_length=1024, description="Description."),
+        Str("project_type", default="git", choices=tuple(PROJECT_TYPES), description="Repository type (git)."),
+        Str("repository_url", required=True, blank=False, max_length=2048,
+            description="http(s)://, ssh://, user@host:path or file:/// URL. No password in it: use a credential."),
+        Str("branch_specifier", max_length=256, description="Branch, tag or commit; empty = the repository's default branch."),
+        Ref("credential", family="credential", needs="read", on_delete="protect", aliases=("credential_id",),
+            description="user_pwd credential for http(s), ssh credential for ssh URLs; needs read on it."),
+        Ref("vault_credential", family="credential", needs="read", on_delete="protect",
+            aliases=("vault_credential_id",), description="vault credential that decrypts the playbooks' vaulted data."),
+        Str("playbook", max_length=1024, description="Default playbook (optional)."),
+        Str("project_group", max_length=256, description="Project group (kept for OpsGrat clients)."),
+        Str("project_name", max_length=256, description="Project name within its group (kept for OpsGrat clients)."),
+        Str("revision", read_only=True, description="Commit checked out by the last sync."),
+        JsonValue("playbooks", read_only=True, default=None, kind=list, description="Playbooks found by the last sync."),
+        Int("last_sync_time", read_only=True, default=None, description="End of the last sync (epoch seconds)."),
+        Int("cuser", read_only=True, default=None, description="Creator's user id."),
+        Int("ctime", read_only=True, default=None, description="Creation time (epoch seconds)."),
+    ],
+    labels=[Label("credential_name", "credential", family="credential"),
+            Label("vault_credential_name", "vault_credential", family="credential"),
+            Label("project_type_name", "project_type", choices=PROJECT_TYPES),
+            Label("cuser_name", "cuser", family="user", attr="username")],
+    search=("name", "description"), filters=("name", "project_type", "credential"), ordering=("name",),
+    indexes=("credential", "vault_credential"), validate=_validate,
+))
+
+PROJECT_USERS, PROJECT_TEAMS = protect(PROJECTS, "/api/project/project/authorized/users",
+                                       "/api/project/project/empowered/teams")
+
+
+def playbooks(rec: dict) -> list[str]:
+    """The playbook list recorded by the last sync (empty before the first)."""
+    return list(rec.get("playbooks") or [])

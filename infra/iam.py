@@ -1,0 +1,187 @@
+"""Least-privilege IAM: one role per Lambda function family, the runner task, its execution role,
+the state machines and EventBridge Scheduler.
+
+Each role is a list of named *grants* (`NEEDS`), and each grant names its resources. The only
+`"Resource": "*"` statements are for actions that AWS does not scope to a resource at all:
+`states:SendTask*` (the task token is the credential) and `ecr:GetAuthorizationToken`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from chalicelib import config
+from chalicelib.stack import STACK
+from infra import compute, storage
+from infra.cfn import arn, assume_role, logical, ref, service_arn, statement, sub
+from infra.functions import API, Function
+
+#: actions that only accept "Resource": "*" (tests allow exactly these)
+UNSCOPED_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
+                    "ecr:GetAuthorizationToken"}
+
+#: what each principal needs; the keys of GRANTS
+NEEDS: dict[str, tuple[str, ...]] = {
+    API: ("tables", "kms_encrypt", "kms_decrypt", "run_jobs", "stop_runner", "task_tokens", "job_logs_write",
+          "job_logs_read", "artifacts_read", "manage_schedules", "put_events"),
+    "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write", "put_events"),
+    "notify": ("tables", "kms_decrypt", "job_logs_read", "artifacts_read"),
+    "schedule": ("tables", "run_jobs", "job_logs_write", "manage_schedules", "put_events"),
+    "runner": ("tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write", "put_events"),
+}
+
+
+def function_name(name: str) -> str:
+    """Lambda function names are fixed so that roles can name the functions' own log groups."""
+    return config.resource_name(name.replace("_", "-"))
+
+
+def role_id(family: str) -> str:
+    return logical(family, "FunctionRole")
+
+
+def _tables() -> list[dict]:
+    resources = []
+    for model in STACK.tables:
+        resources.append(arn(storage.table_id(model)))
+        resources.append(sub(f"${{{storage.table_id(model)}.Arn}}/index/*"))
+    return [statement(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+                       "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                       "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"], resources, "Tables")]
+
+
+def _machines() -> list[dict]:
+    return [ref(compute.machine_id(m)) for m in STACK.state_machines]
+
+
+def _executions() -> list[dict]:
+    return [service_arn("states", f"execution:{m.name}:*") for m in STACK.state_machines]
+
+
+def _job_log_streams() -> dict:
+    return service_arn("logs", f"log-group:{STACK.log_group}:*")
+
+
+def _objects() -> dict:
+    return sub("${ArtifactsBucket.Arn}/*")
+
+
+def _run_jobs() -> list[dict]:
+    if not STACK.state_machines:
+        return []
+    return [statement(["states:StartExecution"], _machines(), "StartJobs"),
+            statement(["states:DescribeExecution", "states:StopExecution"], _executions(), "ControlJobs")]
+
+
+GRANTS: dict[str, Callable[[], list[dict]]] = {
+    "tables": _tables,
+    "kms_encrypt": lambda: [statement(["kms:Encrypt", "kms:GenerateDataKey"], [arn("SecretsKey")], "EncryptSecrets")],
+    "kms_decrypt": lambda: [statement(["kms:Decrypt"], [arn("SecretsKey")], "DecryptSecrets")],
+    "run_jobs": _run_jobs,
+    "task_tokens": lambda: [statement(["states:SendTaskSuccess", "states:SendTaskFailure",
+                                       "states:SendTaskHeartbeat"], ["*"], "TaskTokens")],
+    "run_runner": lambda: [
+        statement(["ecs:RunTask"], [service_arn("ecs", f"task-definition/{compute.task_family()}:*")], "RunRunner",
+                  ArnEquals={"ecs:cluster": arn("RunnerCluster")}),
+        statement(["iam:PassRole"], [arn("RunnerTaskRole"), arn("RunnerExecutionRole")], "PassRunnerRoles",
+                  StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"})],
+    "stop_runner": lambda: [statement(["ecs:DescribeTasks", "ecs:StopTask"],
+                                      [service_arn("ecs", f"task/{compute.cluster_name()}/*")], "StopRunner")],
+    "job_logs_write": lambda: [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [_job_log_streams()],
+                                         "WriteJobLogs")],
+    "job_logs_read": lambda: [statement(["logs:GetLogEvents", "logs:FilterLogEvents"], [_job_log_streams()],
+                                        "ReadJobLogs")],
+    "artifacts_read": lambda: [statement(["s3:GetObject", "s3:DeleteObject"], [_objects()], "ReadArtifacts")],
+    "artifacts_write": lambda: [statement(["s3:PutObject", "s3:GetObject"], [_objects()], "WriteArtifacts")],
+    "manage_schedules": lambda: [
+        statement(["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
+                   "scheduler:GetSchedule"],
+                  [service_arn("scheduler", f"schedule/{storage.schedule_group_name()}/*")], "ManageSchedules"),
+        statement(["iam:PassRole"], [arn("SchedulerRole")], "PassSchedulerRole",
+                  StringEquals={"iam:PassedToService": "scheduler.amazonaws.com"})],
+    "put_events": lambda: [statement(["events:PutEvents"], [arn("EventBus")], "PutJobEvents")],
+}
+
+
+def policy(name: str, statements: list[dict]) -> dict:
+    return {"PolicyName": name, "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
+
+
+def grants(family: str) -> list[dict]:
+    return [s for need in NEEDS[family] for s in GRANTS[need]()]
+
+
+def function_roles(functions: list[Function]) -> dict:
+    """One role per family: API plus one per queue (even before its handler exists in app.py)."""
+    families = [API] + [q.short for q in STACK.queues]
+    out = {}
+    for family in families:
+        names = sorted({f.name for f in functions if f.family == family} |
+                       ({q.handler for q in STACK.queues if q.short == family}))
+        statements = [statement(["logs:CreateLogStream", "logs:PutLogEvents"],
+                                [service_arn("logs", f"log-group:/aws/lambda/{function_name(n)}:*") for n in names],
+                                "OwnLogs")]
+        if family != API:
+            statements.append(statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                                         "sqs:GetQueueAttributes"], [arn(storage.queue_id(family))],
+                                        "ConsumeOwnQueue"))
+        statements += grants(family)
+        out[role_id(family)] = {"Type": "AWS::IAM::Role", "Properties": {
+            "Description": f"OpsGrat {family} Lambda functions",
+            "AssumeRolePolicyDocument": assume_role("lambda.amazonaws.com"),
+            "Policies": [policy(family, statements)]}}
+    return out
+
+
+def runner_roles() -> dict:
+    repository = service_arn("ecr", f"repository/{runner_repository()}")
+    return {
+        "RunnerTaskRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "Description": "OpsGrat runner container (one Fargate task per job)",
+            "AssumeRolePolicyDocument": assume_role("ecs-tasks.amazonaws.com"),
+            "Policies": [policy("runner", grants("runner"))]}},
+        "RunnerExecutionRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "Description": "ECS pulls the runner image and ships its stdout to CloudWatch",
+            "AssumeRolePolicyDocument": assume_role("ecs-tasks.amazonaws.com"),
+            "Policies": [policy("pull-and-log", [
+                statement(["ecr:GetAuthorizationToken"], ["*"], "RegistryLogin"),
+                statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                          [repository], "PullRunnerImage"),
+                statement(["logs:CreateLogStream", "logs:PutLogEvents"],
+                          [sub("${RunnerLogGroup.Arn}")], "RunnerLogs")])]}},
+    }
+
+
+def runner_repository() -> str:
+    """The ECR repository `make deploy` pushes the runner image to."""
+    return config.resource_name("runner")
+
+
+def state_machine_role() -> dict:
+    """The state machines may send to exactly the queues their ASL files name."""
+    queues = sorted({short for m in STACK.state_machines for name, short in m.queue_urls
+                     if name in compute.placeholders(m)})
+    statements = [statement(["sqs:SendMessage"], [arn(storage.queue_id(q)) for q in queues], "SendToQueues")] \
+        if queues else []
+    return {"StateMachineRole": {"Type": "AWS::IAM::Role", "Properties": {
+        "Description": "OpsGrat state machines",
+        "AssumeRolePolicyDocument": assume_role("states.amazonaws.com"),
+        "Policies": [policy("states", statements or [statement(["sqs:GetQueueAttributes"],
+                                                              [arn(storage.queue_id(STACK.queues[0].short))])])]}}}
+
+
+def scheduler_role() -> dict:
+    """EventBridge Scheduler delivers due schedules to the schedule queue, and nowhere else."""
+    return {"SchedulerRole": {"Type": "AWS::IAM::Role", "Properties": {
+        "Description": "EventBridge Scheduler -> OpsGrat schedule queue",
+        "AssumeRolePolicyDocument": assume_role(
+            "scheduler.amazonaws.com", StringEquals={"aws:SourceAccount": ref("AWS::AccountId")}),
+        "Policies": [policy("deliver", [statement(["sqs:SendMessage"],
+                                                  [arn(storage.queue_id(storage.SCHEDULE_QUEUE))],
+                                                  "SendToScheduleQueue")])]}}}
+
+
+def resources(functions: list[Function]) -> dict:
+    out = function_roles(functions)
+    for part in (runner_roles(), state_machine_role(), scheduler_role()):
+        out.update(part)
+    return out

@@ -1,0 +1,186 @@
+"""Where data and messages live: tables, queues, the artifacts bucket, the KMS key, log groups,
+the event bus with its job-state rule, and the Scheduler group.
+
+Tables and data stores are `Retain`ed: deleting the stack must never delete an installation's
+jobs, credentials or the key that decrypts them (the README's teardown removes them explicitly).
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import TTLAttribute
+
+from chalicelib import config
+from chalicelib.stack import STACK
+from infra.cfn import arn, logical, ref, sub
+
+#: S3 keys under which the runner archives job output (`chalicelib.services.joblogs.archive_key`);
+#: the lifecycle rule expires them after KeepDays
+JOB_ARCHIVE_PREFIX = "jobs/"
+#: job state changes the notify queue receives from the event bus
+JOB_EVENT_PATTERN = {"source": ["opsgrat.job"], "detail-type": ["Job State Change"]}
+NOTIFY_QUEUE = "notify"
+SCHEDULE_QUEUE = "schedule"
+RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+
+
+def table_id(model) -> str:
+    return model.__name__ + "Table"
+
+
+def queue_id(short: str) -> str:
+    return logical(short, "Queue")
+
+
+def dlq_id(short: str) -> str:
+    return logical(short, "DeadLetterQueue")
+
+
+def table(model) -> dict:
+    """A DynamoDB table from the PynamoDB model's own schema (the data `create_table` sends)."""
+    schema = model._get_schema()
+    definitions = {d["AttributeName"]: d["AttributeType"] for d in schema["attribute_definitions"]}
+    props: dict = {
+        "TableName": model.Meta.table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in sorted(definitions.items())],
+        "KeySchema": _keys(schema["key_schema"]),
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    gsis = [_index(i) for i in schema["global_secondary_indexes"]]
+    if gsis:
+        props["GlobalSecondaryIndexes"] = gsis
+    lsis = [_index(i) for i in schema["local_secondary_indexes"]]
+    if lsis:
+        props["LocalSecondaryIndexes"] = lsis
+    ttl = [name for name, attr in model.get_attributes().items() if isinstance(attr, TTLAttribute)]
+    if ttl:
+        props["TimeToLiveSpecification"] = {"AttributeName": model.get_attributes()[ttl[0]].attr_name, "Enabled": True}
+    return {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": props}
+
+
+def _keys(key_schema: list[dict]) -> list[dict]:
+    # PynamoDB lists index keys in attribute order; CloudFormation wants HASH first
+    ordered = sorted(key_schema, key=lambda k: k["KeyType"] != "HASH")
+    return [{"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in ordered]
+
+
+def _index(index: dict) -> dict:
+    projection = {"ProjectionType": index["projection"]["ProjectionType"]}
+    if index["projection"].get("NonKeyAttributes"):
+        projection["NonKeyAttributes"] = index["projection"]["NonKeyAttributes"]
+    return {"IndexName": index["index_name"], "KeySchema": _keys(index["key_schema"]), "Projection": projection}
+
+
+def queues() -> dict:
+    out = {}
+    for q in STACK.queues:
+        out[dlq_id(q.short)] = {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": q.dlq_name, "MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True}}
+        out[queue_id(q.short)] = {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": q.name, "VisibilityTimeout": q.visibility_timeout, "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {"deadLetterTargetArn": arn(dlq_id(q.short)), "maxReceiveCount": q.max_receive_count},
+        }}
+    return out
+
+
+def bucket_name() -> dict:
+    """S3 names are global: the account and region make the installation's bucket name unique."""
+    return sub(f"{config.resource_name('artifacts')}-${{AWS::AccountId}}-${{AWS::Region}}")
+
+
+def artifacts() -> dict:
+    return {
+        "ArtifactsBucket": {"Type": "AWS::S3::Bucket", **RETAIN, "Properties": {
+            "BucketName": bucket_name(),
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "LifecycleConfiguration": {"Rules": [
+                {"Id": "expire-job-output", "Status": "Enabled", "Prefix": JOB_ARCHIVE_PREFIX,
+                 "ExpirationInDays": ref("KeepDays")},
+                {"Id": "abort-incomplete-uploads", "Status": "Enabled",
+                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+            ]},
+        }},
+        "ArtifactsBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": ref("ArtifactsBucket"),
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "TLSOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [arn("ArtifactsBucket"), sub("${ArtifactsBucket.Arn}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
+        }},
+    }
+
+
+def key() -> dict:
+    """The secrets key. Its policy only delegates to IAM (administration + use by the account's
+    IAM policies); which principal may encrypt or decrypt is decided by the roles in `infra.iam`."""
+    root = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    admin = ["kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*",
+             "kms:Get*", "kms:List*", "kms:Put*", "kms:Revoke*", "kms:ScheduleKeyDeletion", "kms:TagResource",
+             "kms:UntagResource", "kms:Update*"]
+    use = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    return {
+        "SecretsKey": {"Type": "AWS::KMS::Key", **RETAIN, "Properties": {
+            "Description": f"{STACK.kms_alias}: credential and channel secrets of OpsGrat",
+            "EnableKeyRotation": True,
+            "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root}, "Action": admin,
+                 "Resource": "*"},
+                {"Sid": "IamPoliciesGrantUse", "Effect": "Allow", "Principal": {"AWS": root}, "Action": use,
+                 "Resource": "*"},
+            ]},
+        }},
+        "SecretsKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
+            "AliasName": STACK.kms_alias, "TargetKeyId": ref("SecretsKey")}},
+    }
+
+
+def runner_log_group_name() -> str:
+    """The runner container's own stdout/stderr (job output goes to `STACK.log_group`)."""
+    return f"/{config.prefix()}/runner"
+
+
+def log_groups() -> dict:
+    return {
+        "JobLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": STACK.log_group, "RetentionInDays": ref("LogRetentionDays")}},
+        "RunnerLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": runner_log_group_name(), "RetentionInDays": ref("LogRetentionDays")}},
+    }
+
+
+def events() -> dict:
+    """Job state changes on the installation's bus are routed to the notify queue."""
+    notify = queue_id(NOTIFY_QUEUE)
+    return {
+        "EventBus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": STACK.event_bus}},
+        # the bus by name + DependsOn rather than Ref: same on AWS, and moto's Ref of a bus is broken
+        "JobStateRule": {"Type": "AWS::Events::Rule", "DependsOn": ["EventBus"], "Properties": {
+            "Description": "Job state changes -> notify queue",
+            "EventBusName": STACK.event_bus, "EventPattern": JOB_EVENT_PATTERN, "State": "ENABLED",
+            "Targets": [{"Id": "notify", "Arn": arn(notify)}]}},
+        "NotifyQueuePolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "Queues": [ref(notify)],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "JobStateRuleSends", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": arn(notify),
+                "Condition": {"ArnEquals": {"aws:SourceArn": arn("JobStateRule")}}}]}}},
+    }
+
+
+def schedule_group_name() -> str:
+    return config.resource_name("schedules")
+
+
+def scheduler() -> dict:
+    return {"ScheduleGroup": {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": schedule_group_name()}}}
+
+
+def resources() -> dict:
+    out = {table_id(model): table(model) for model in STACK.tables}
+    for part in (queues(), artifacts(), key(), log_groups(), events(), scheduler()):
+        out.update(part)
+    return out

@@ -1,0 +1,171 @@
+"""Check out a project's git repository and list the playbooks in it.
+
+Credentials never reach process arguments or git's own output: an http(s) password is handed to
+git by a GIT_ASKPASS helper that reads it from the environment of the git process, and an ssh key
+is written 0600 into a private temp dir and named in GIT_SSH_COMMAND. The temp dir is removed
+before ``checkout`` returns.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from urllib.parse import urlsplit
+
+import yaml
+
+from .keys import decrypt, write_private_key
+from .redact import Redactor
+
+GIT_TIMEOUT = 600  # seconds for one git command: a hung server must not hang the job forever
+SKIP_DIRS = {"roles", "group_vars", "host_vars", ".git"}
+MAX_PLAYBOOK_BYTES = 1_000_000
+
+_ASKPASS = """#!/bin/sh
+case "$1" in
+  Username*|username*) printf '%s\\n' "$OPSGRAT_GIT_USERNAME" ;;
+  *) printf '%s\\n' "$OPSGRAT_GIT_PASSWORD" ;;
+esac
+"""
+
+
+class GitError(RuntimeError):
+    """A git command failed; the message is git's redacted output."""
+
+
+def _is_ssh(url: str) -> bool:
+    if "://" in url:
+        return urlsplit(url).scheme in ("ssh", "git+ssh", "ssh+git")
+    # scp-like syntax: [user@]host:path (a local path has no colon before the first slash)
+    head = url.split("/", 1)[0]
+    return ":" in head
+
+
+def _git(args: list[str], cwd: str | None, env: dict[str, str], redactor: Redactor) -> str:
+    command = next((arg for arg in args if not arg.startswith("-") and "=" not in arg), "git")
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=GIT_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(f"git {command}: no answer within {GIT_TIMEOUT}s") from exc
+    if proc.returncode != 0:
+        message = redactor.text((proc.stderr or proc.stdout).strip())
+        raise GitError(f"git {command} failed: {message}")
+    return proc.stdout.strip()
+
+
+def _auth_env(url: str, tmp: str, username: str | None, password: str | None, ssh_key: str | None,
+              ssh_key_passphrase: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"})
+    if _is_ssh(url):
+        ssh = ["ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
+        if ssh_key:
+            ssh += ["-o", "IdentitiesOnly=yes", "-i", write_private_key(ssh_key, ssh_key_passphrase, tmp)]
+        if username:
+            ssh += ["-l", username]  # a user in the URL itself still wins
+        env["GIT_SSH_COMMAND"] = shlex.join(ssh)
+    elif username or password:
+        askpass = os.path.join(tmp, "askpass.sh")
+        fd = os.open(askpass, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(_ASKPASS)
+        env.update({"GIT_ASKPASS": askpass, "OPSGRAT_GIT_USERNAME": username or "",
+                    "OPSGRAT_GIT_PASSWORD": password or ""})
+    return env
+
+
+def checkout(url: str, branch: str | None, dest: str, *, username: str | None = None,
+             password: str | None = None, ssh_key: str | None = None,
+             ssh_key_passphrase: str | None = None) -> str:
+    """Clone ``url`` into ``dest`` (absent or empty) at ``branch`` and return the commit SHA.
+
+    ``branch`` may be a branch, a tag or a commit SHA (full or abbreviated); empty means the
+    remote's default branch. The work tree is left on a detached HEAD at that commit.
+    """
+    secrets = [password, ssh_key, ssh_key_passphrase]
+    if "://" in url:
+        secrets.append(urlsplit(url).password)  # a password written into the URL itself
+    if ssh_key and ssh_key_passphrase:
+        try:
+            secrets.append(decrypt(ssh_key, ssh_key_passphrase))
+        except ValueError:
+            pass  # write_private_key reports it below
+    redactor = Redactor(secrets)
+    tmp = tempfile.mkdtemp(prefix="opsgrat-git-")
+    try:
+        env = _auth_env(url, tmp, username, password, ssh_key, ssh_key_passphrase)
+        # An empty credential.helper list stops helpers of the machine from storing our password.
+        _git(["-c", "credential.helper=", "clone", "--quiet", "--no-checkout", "--", url, dest], None, env, redactor)
+        ref = (branch or "").strip()
+        if ref.startswith("-"):
+            raise GitError(f"git checkout failed: {ref!r} is not a branch, tag or commit")
+        candidates = [f"origin/{ref}", f"refs/tags/{ref}", ref] if ref else ["origin/HEAD", "HEAD"]
+        sha = ""
+        for candidate in candidates:
+            try:
+                sha = _git(["rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], dest, env, redactor)
+            except GitError:
+                continue
+            if sha:
+                break
+        if not sha:
+            raise GitError(f"git checkout failed: no branch, tag or commit named {ref!r} in the repository")
+        _git(["checkout", "--quiet", "--detach", sha], dest, env, redactor)
+        if os.path.exists(os.path.join(dest, ".gitmodules")):
+            _git(["-c", "credential.helper=", "submodule", "update", "--init", "--recursive", "--quiet"],
+                 dest, env, redactor)
+        return sha
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """Safe YAML that accepts ansible's custom tags (``!vault``, ``!unsafe``) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+_TolerantLoader.add_multi_constructor("!", _any_tag)
+
+_PLAY_KEYS = {"hosts", "import_playbook", "ansible.builtin.import_playbook"}
+
+
+def is_playbook(path: str) -> bool:
+    """True when the file is a YAML list of plays (mappings), one at least naming hosts or an import."""
+    try:
+        if os.path.getsize(path) > MAX_PLAYBOOK_BYTES:
+            return False
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_TolerantLoader)  # noqa: S506 - a SafeLoader subclass
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if not isinstance(data, list) or not data or not all(isinstance(play, dict) for play in data):
+        return False
+    return any(_PLAY_KEYS & set(play) for play in data)
+
+
+def find_playbooks(directory: str) -> list[str]:
+    """Paths (relative to ``directory``, sorted) of the playbooks at any depth.
+
+    Role, group_vars, host_vars and .git trees are skipped: their YAML files are never playbooks
+    and a large role tree would make a project sync slow.
+    """
+    found: list[str] = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in files:
+            if name.endswith((".yml", ".yaml")):
+                path = os.path.join(root, name)
+                if is_playbook(path):
+                    found.append(os.path.relpath(path, directory))
+    return sorted(found)

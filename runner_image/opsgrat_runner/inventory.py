@@ -1,0 +1,79 @@
+"""Write a job's inventory into the private data dir as an inventory *directory*.
+
+The directory holds our defaults file first (``00-opsgrat-defaults.yml``) and the job's inventory
+after it, so anything the inventory sets wins over our defaults. The one default is the Python
+interpreter of hosts reached by the ``local`` connection: interpreter discovery can pick a broken
+shim there, while the interpreter running ansible is always right. Remote hosts keep discovery.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import yaml
+
+LOCAL_INTERPRETER = ("{{ ansible_playbook_python if (ansible_connection | default('ssh')) == 'local' "
+                     "else 'auto' }}")
+_DEFAULTS = {"all": {"vars": {"ansible_python_interpreter": LOCAL_INTERPRETER}}}
+
+
+def from_list_format(data: dict[str, Any]) -> dict[str, Any]:
+    """Convert ``ansible-inventory --list`` JSON into the YAML inventory plugin's format.
+
+    The --list shape (groups with host *lists*, ``_meta.hostvars``) is what inventory scripts
+    print; the YAML plugin wants hosts as mappings. Host variables go on the host under ``all``,
+    every group lists its hosts and children by name, so memberships and variables survive as is.
+    """
+    hostvars: dict[str, Any] = dict((data.get("_meta") or {}).get("hostvars") or {})
+    groups: dict[str, Any] = {}
+    all_group = data.get("all") if isinstance(data.get("all"), dict) else {}
+    for name, body in data.items():
+        if name in ("_meta", "all"):
+            continue
+        if isinstance(body, list):  # the short form: a group is just a list of hosts
+            body = {"hosts": body}
+        body = body or {}
+        group: dict[str, Any] = {}
+        if body.get("hosts"):
+            group["hosts"] = {host: None for host in body["hosts"]}
+            for host in body["hosts"]:
+                hostvars.setdefault(host, {})
+        if body.get("vars"):
+            group["vars"] = body["vars"]
+        if body.get("children"):
+            group["children"] = {child: None for child in body["children"]}
+        groups[name] = group
+    for child in all_group.get("children") or []:
+        groups.setdefault(child, {})
+    for host in all_group.get("hosts") or []:
+        hostvars.setdefault(host, {})
+    result: dict[str, Any] = {}
+    if hostvars:
+        result["hosts"] = {host: (hvars or None) for host, hvars in hostvars.items()}
+    if all_group.get("vars"):
+        result["vars"] = all_group["vars"]
+    if groups:
+        result["children"] = groups
+    return {"all": result}
+
+
+def write_inventory(directory: str, inventory: dict[str, Any] | None, inventory_str: str | None) -> str:
+    """Create ``directory`` with the defaults and the job's inventory; return the directory path.
+
+    ``inventory_str`` (INI or YAML text, as typed at launch) wins over ``inventory`` (--list JSON).
+    """
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    _write(os.path.join(directory, "00-opsgrat-defaults.yml"), yaml.safe_dump(_DEFAULTS))
+    if inventory_str and inventory_str.strip():
+        # No extension: ansible's yaml plugin tries it first, then the ini plugin.
+        _write(os.path.join(directory, "hosts"), inventory_str)
+    elif inventory:
+        _write(os.path.join(directory, "hosts.json"), json.dumps(from_list_format(inventory)))
+    return directory
+
+
+def _write(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

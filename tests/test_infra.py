@@ -1,0 +1,317 @@
+"""Deploy to AWS, checked without an account: `chalice package` with the merge template, cfn-lint,
+the ASL validator, the Lambda package budget, least-privilege IAM, and a real CloudFormation
+create in moto for every resource type moto implements.
+
+Types moto's CloudFormation cannot create are removed from the moto copy only (and listed in
+`MOTO_SKIPPED`, which the deploy test checks exactly, so a new one is noticed):
+  AWS::ApiGateway::Deployment   moto ignores the RestApi's swagger Body, so it "has no methods"
+  AWS::ApiGateway::Stage        not implemented by moto's CloudFormation
+  AWS::S3::BucketPolicy         not implemented (the TLS-only policy of the artifacts bucket)
+  AWS::SQS::QueuePolicy         not implemented (lets the job-state rule send to the notify queue)
+  AWS::Scheduler::ScheduleGroup not implemented
+cfn-lint still checks all of them.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib import aws
+from chalicelib.stack import STACK
+from infra import build, compute, iam, lambda_package, offline, storage
+from infra.functions import discover
+
+ROOT = Path(__file__).resolve().parent.parent
+ASL_FILES = sorted((ROOT / "infra" / "asl").glob("*.json"))
+ASL_VALIDATOR = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "asl-validator"
+MOTO_SKIPPED = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy",
+                "AWS::SQS::QueuePolicy", "AWS::Scheduler::ScheduleGroup"}
+#: OPSGRAT_* variables code may read that the deployed functions need not set (local stack only,
+#: or read with a default)
+OPTIONAL_ENV = {"OPSGRAT_HOME", "OPSGRAT_PORT", "OPSGRAT_API_URL", "OPSGRAT_HEARTBEAT_SECONDS"}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> Path:
+    """`make package` once per module: the directory with sam.json and deployment.zip."""
+    return build.package(tmp_path_factory.mktemp("infra"))
+
+
+@pytest.fixture(scope="module")
+def sam(packaged) -> dict:
+    return json.loads((packaged / "sam.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def cfn(sam) -> dict:
+    """The SAM template expanded to plain CloudFormation, as CloudFormation does on deploy."""
+    return offline.translate(sam, "s3://opsgrat-deploy/deployment.zip")
+
+
+@pytest.fixture(scope="module")
+def deployed(packaged, cfn):
+    """The stack created in moto's CloudFormation (unsupported types removed, see module doc)."""
+    template, stripped = offline.strip_unsupported(cfn, offline.moto_supports)
+    offline.moto_compat(template)
+    with mock_aws():
+        aws.reset()
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="opsgrat-deploy")
+        s3.upload_file(str(packaged / "deployment.zip"), "opsgrat-deploy", "deployment.zip")
+        ec2 = boto3.client("ec2")
+        subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(StackName="opsgrat", TemplateBody=json.dumps(template),
+                                    Capabilities=["CAPABILITY_IAM"], Parameters=[
+            {"ParameterKey": "RunnerImage", "ParameterValue": "123456789012.dkr.ecr.us-east-1.amazonaws.com/r:1"},
+            {"ParameterKey": "SubnetIds", "ParameterValue": subnet},
+            {"ParameterKey": "SecurityGroupId", "ParameterValue": group}])
+        stack = cloudformation.describe_stacks(StackName="opsgrat")["Stacks"][0]
+        yield {"stack": stack, "stripped": stripped,
+               "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}}
+    aws.reset()
+
+
+def _policies(template: dict):
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    yield name, statement
+
+
+def _resources_of(template: dict, resource_type: str) -> dict:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+# --- packaging -------------------------------------------------------------------------------
+
+def test_chalice_package_writes_the_merged_template_and_the_deployment_package(packaged, sam):
+    assert (packaged / "deployment.zip").stat().st_size > 0
+    assert "RecordTable" in sam["Resources"] and "APIHandler" in sam["Resources"]
+
+
+def test_api_lambda_package_contains_no_ansible(packaged):
+    assert lambda_package.forbidden_modules(packaged / "deployment.zip") == []
+
+
+def test_api_lambda_package_is_within_its_size_budget(packaged):
+    zip_path = packaged / "deployment.zip"
+    print("\n" + lambda_package.report(zip_path))
+    total, _ = lambda_package.sizes(zip_path)
+    assert total < lambda_package.BUDGET_BYTES, lambda_package.report(zip_path)
+
+
+def test_lambda_package_leaves_out_what_the_lambda_runtime_provides(packaged):
+    _, per_module = lambda_package.sizes(packaged / "deployment.zip")
+    assert not set(per_module) & lambda_package.RUNTIME_PROVIDED
+    assert {"app", "chalicelib", "pynamodb"} <= set(per_module)
+
+
+# --- static checks ---------------------------------------------------------------------------
+
+def test_merged_template_passes_cfn_lint(packaged):
+    result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(packaged / "sam.json")],
+                            capture_output=True, text=True)
+    assert result.returncode & 2 == 0, result.stdout + result.stderr  # bit 2 = errors (4/8: warnings/info)
+
+
+def test_sam_expanded_template_passes_cfn_lint(cfn, tmp_path):
+    path = tmp_path / "expanded.json"
+    path.write_text(json.dumps(cfn))
+    result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(path)], capture_output=True, text=True)
+    assert result.returncode & 2 == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("asl_file", ASL_FILES, ids=lambda p: p.name)
+def test_asl_file_passes_the_states_language_validator(asl_file):
+    validator = str(ASL_VALIDATOR) if ASL_VALIDATOR.exists() else shutil.which("asl-validator")
+    if validator is None:
+        pytest.skip("asl-validator not installed (scripts/bootstrap installs it when npm is present)")
+    result = subprocess.run([validator, "--json-path", str(asl_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_state_machine_in_the_stack_is_in_the_template(sam):
+    for machine in STACK.state_machines:
+        resource = sam["Resources"][compute.machine_id(machine)]
+        assert resource["Properties"]["StateMachineName"] == machine.name
+
+
+# --- least privilege -------------------------------------------------------------------------
+
+def test_no_role_allows_wildcard_actions(cfn):
+    for role, statement in _policies(cfn):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not [a for a in actions if a == "*" or a.endswith(":*")], (role, statement)
+
+
+def test_only_unscopable_actions_use_a_wildcard_resource(cfn):
+    for role, statement in _policies(cfn):
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if "*" in resources:
+            assert set(statement["Action"]) <= iam.UNSCOPED_ACTIONS, (role, statement)
+
+
+def test_each_function_family_runs_under_its_own_role(sam):
+    import app
+
+    roles = {}
+    for function in discover(app.app):
+        roles[function.family] = sam["Resources"][function.cfn_name]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert len(set(roles.values())) == len(roles)
+    assert {iam.role_id(f) for f in ("api", "dispatch", "notify", "schedule")} <= set(sam["Resources"])
+
+
+def test_queue_consumers_may_only_read_their_own_queue(sam):
+    for family in ("dispatch", "notify", "schedule"):
+        statements = sam["Resources"][iam.role_id(family)]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        read = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
+        assert [s["Resource"] for s in read] == [[{"Fn::GetAtt": [storage.queue_id(family), "Arn"]}]]
+    api = sam["Resources"][iam.role_id("api")]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert not [s for s in api if "sqs:ReceiveMessage" in s["Action"]]
+
+
+def test_state_machine_role_may_send_only_to_the_queues_its_asl_names(sam):
+    statements = sam["Resources"]["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    named = {short for m in STACK.state_machines for _, short in m.queue_urls}
+    assert statements[0]["Action"] == ["sqs:SendMessage"]
+    assert statements[0]["Resource"] == [{"Fn::GetAtt": [storage.queue_id(q), "Arn"]} for q in sorted(named)]
+
+
+# --- wiring the code relies on ---------------------------------------------------------------
+
+def test_every_sqs_handler_reports_batch_item_failures(sam):
+    import app
+
+    handlers = [f for f in discover(app.app) if f.queue]
+    assert handlers, "app.py has SQS handlers"
+    for function in handlers:
+        event = sam["Resources"][function.cfn_name]["Properties"]["Events"][function.event_cfn_name]
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_sqs_handler_timeout_is_below_its_queue_visibility_timeout(sam):
+    import app
+
+    for function in discover(app.app):
+        if function.queue:
+            timeout = sam["Resources"][function.cfn_name]["Properties"]["Timeout"]
+            assert timeout <= STACK.queue(function.queue).visibility_timeout
+
+
+def test_functions_get_every_setting_the_code_reads(sam):
+    read = set()
+    for path in [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")]:
+        if "local" in path.relative_to(ROOT).parts:
+            continue
+        read |= set(re.findall(r"""(?:env|environ\.get|getenv|environ\[)\(?\s*["'](OPSGRAT_[A-Z0-9_]+)""",
+                               path.read_text()))
+    variables = sam["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert read - OPTIONAL_ENV - set(variables) == set()
+
+
+def test_artifact_lifecycle_rule_covers_the_job_archive_keys(sam):
+    from chalicelib.services import joblogs
+
+    rules = sam["Resources"]["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = [r for r in rules if r.get("ExpirationInDays") == {"Ref": "KeepDays"}]
+    assert [r["Prefix"] for r in expiring] == [storage.JOB_ARCHIVE_PREFIX]
+    assert joblogs.archive_key(7, "stdout.txt").startswith(storage.JOB_ARCHIVE_PREFIX)
+
+
+def test_runner_container_is_the_one_the_ecs_backend_overrides(sam):
+    import inspect
+
+    from chalicelib.services import runners
+
+    container = sam["Resources"]["RunnerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert container["Name"] == compute.RUNNER_CONTAINER
+    assert f'"name": "{compute.RUNNER_CONTAINER}"' in inspect.getsource(runners)
+    assert container["Image"] == {"Ref": "RunnerImage"}
+
+
+# --- CloudFormation in moto ------------------------------------------------------------------
+
+def test_template_deploys_into_moto_cloudformation(deployed):
+    print("\nskipped in moto:", json.dumps(deployed["stripped"], indent=1, sort_keys=True))
+    assert deployed["stack"]["StackStatus"] == "CREATE_COMPLETE", deployed["stack"].get("StackStatusReason")
+    assert set(deployed["stripped"].values()) == MOTO_SKIPPED
+
+
+def test_deployed_tables_have_the_models_keys_and_indexes(deployed):
+    dynamodb = boto3.client("dynamodb")
+    for model in STACK.tables:
+        table = dynamodb.describe_table(TableName=model.Meta.table_name)["Table"]
+        schema = model._get_schema()
+        assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == \
+            {k["AttributeName"]: k["KeyType"] for k in schema["key_schema"]}
+        assert sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])) == \
+            sorted(i["index_name"] for i in schema["global_secondary_indexes"])
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_tables_have_recovery_encryption_and_the_models_ttl(sam):
+    # checked on the template: moto's CloudFormation ignores these three properties
+    for model in STACK.tables:
+        props = sam["Resources"][storage.table_id(model)]["Properties"]
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        ttl = [a.attr_name for a in model.get_attributes().values() if type(a).__name__ == "TTLAttribute"]
+        assert props.get("TimeToLiveSpecification") == ({"AttributeName": ttl[0], "Enabled": True} if ttl else None)
+
+
+def test_deployed_queues_have_dead_letter_queues(deployed):
+    sqs = boto3.client("sqs")
+    for queue in STACK.queues:
+        url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        redrive = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+                             ["Attributes"]["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"].endswith(":" + queue.dlq_name)
+
+
+def test_deployed_state_machine_has_the_queue_url_filled_in(deployed):
+    sfn = boto3.client("stepfunctions")
+    for machine in STACK.state_machines:
+        arn = deployed["outputs"][compute.machine_id(machine) + "Arn"]
+        definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+        assert "${" not in definition
+        for _, short in machine.queue_urls:
+            assert boto3.client("sqs").get_queue_url(QueueName=STACK.queue(short).name)["QueueUrl"] in definition
+
+
+def test_deployed_functions_have_the_settings_and_sqs_event_sources(deployed):
+    lam = boto3.client("lambda")
+    config = lam.get_function_configuration(FunctionName=iam.function_name("api_handler"))
+    variables = config["Environment"]["Variables"]
+    assert variables["OPSGRAT_BUCKET"] == deployed["outputs"]["ArtifactsBucketName"]
+    assert variables["OPSGRAT_RUNNER_BACKEND"] == "ecs"
+    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+    assert {m["EventSourceArn"].rsplit(":", 1)[1] for m in mappings} >= {STACK.queue("dispatch").name}
+
+
+def test_create_superuser_script_prints_a_token_that_the_api_accepts(deployed):
+    import chalicelib.services.catalog  # noqa: F401 - registers the families
+    from chalicelib.services import auth
+
+    spec = importlib.util.spec_from_file_location("create_superuser", ROOT / "scripts" / "create_superuser.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert script.main(["--username", "operator"]) == 0
+    token = out.getvalue().strip().splitlines()[-1]
+    principal = auth.authenticate(f"Token {token}")
+    assert principal.user["username"] == "operator" and principal.user["superuser"] == 1
