@@ -291,9 +291,11 @@ def sync_host_source(job: dict, stream: EventStream, workdir: str) -> tuple[str,
             return "failed", "the host source's project no longer exists", [], ""
         project_dir = os.path.join(workdir, "project")
         revision = _checkout(project, project_dir, stream)
-    data = host_sources.fetch(source, project_dir=project_dir)
-    outcome = host_sources.import_source(source["id"], data)
-    stream.note(f"Imported from {source.get('source_type')} source: {outcome}")
+    try:
+        outcome = host_sources.sync(source["id"], project_dir=project_dir)
+    except host_sources.SourceError as exc:
+        return "failed", f"host source sync failed: {exc.detail}", [], revision
+    stream.note(f"Imported from the {source.get('source_type')} source: {json.dumps(outcome, default=str)}")
     return "successful", "", [], revision
 
 

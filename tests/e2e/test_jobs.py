@@ -144,3 +144,28 @@ def test_job_timeout_fails_the_job_with_a_reason(stack, project, inventory):
         stack.http("DELETE", f"/api/system/system/jobsettings/{settings.json()['id']}/")
     assert final["state"] == "failed"
     assert "timed out" in final["reason"]
+
+
+SCRIPT_SOURCE = """#!/bin/sh
+if [ "$1" = "--list" ]; then
+  echo '{"web": {"hosts": ["w1", "w2"], "vars": {"tier": "front"}}, "_meta": {"hostvars": {"w1": {"n": 1}, "w2": {}}}}'
+else
+  echo '{}'
+fi
+"""
+
+
+def test_host_source_sync_is_a_job_that_imports_hosts(stack):
+    inv = stack.http("POST", "/api/project/inventory/", json={"name": "synced"}).json()
+    source = stack.http("POST", "/api/project/host/source/", json={
+        "name": "script", "inventory": inv["id"], "source_type": "script", "source_script": SCRIPT_SOURCE})
+    assert source.status_code == 201, source.text
+    r = stack.http("POST", f"/api/project/host/source/{source.json()['id']}/sync/")
+    assert r.status_code == 201, r.text
+    assert r.json()["kind"] == "inventory_update"
+    job = stack.wait_job(r.json()["id"])
+    assert job["state"] == "successful", stack.http("GET", f"/api/job/job/{job['id']}/stdout/").text
+    hosts = stack.http("GET", f"/api/project/host/?inventory={inv['id']}&ordering=hostname").json()["results"]
+    assert [h["hostname"] for h in hosts] == ["w1", "w2"]
+    rendered = stack.http("GET", f"/api/project/inventory/{inv['id']}/script/").json()
+    assert sorted(rendered["web"]["hosts"]) == ["w1", "w2"] and rendered["web"]["vars"] == {"tier": "front"}
