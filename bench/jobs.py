@@ -65,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument("--only", choices=("launch", "events", "concurrency"), default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="opsgrat-bench-"))
     repo = make_repo(tmp / "repo", {"ping.yml": PING, "events.yml": EVENTS})
@@ -86,33 +87,49 @@ def main() -> None:
             ids[name] = stack.http("POST", "/api/template/template/", json={
                 "name": f"bench {name}", "project": project["id"], "playbook": f"{name}.yml", "inventory": inv["id"]}).json()["id"]
 
-        through_stack(stack, ids["ping"])  # warm-up
-        plain_ansible(work / "ping.yml", inventory)
-        stack_times, plain_times = [], []
-        for _ in range(args.rounds):
-            stack_times.append(through_stack(stack, ids["ping"])[0])
-            plain_times.append(plain_ansible(work / "ping.yml", inventory))
-        ratio = statistics.median(s / p for s, p in zip(stack_times, plain_times))
-        print(f"launch overhead: stack median {statistics.median(stack_times):.2f} s, plain ansible-playbook median "
-              f"{statistics.median(plain_times):.2f} s, median ratio {ratio:.2f} (goal <= 1.5), {args.rounds} rounds")
-
-        plain = plain_ansible(work / "events.yml", inventory)
-        elapsed, job = through_stack(stack, ids["events"])
-        emitted, stored = ansible_events(stack, job["id"])
-        print(f"event throughput: {emitted} events emitted, {stored} stored ({'equal' if emitted == stored else 'MISMATCH'}); "
-              f"stack {elapsed:.2f} s vs plain {plain:.2f} s, ratio {elapsed / plain:.2f} (goal <= 1.15)")
-
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=10) as pool:
-            launched = list(pool.map(lambda _: stack.http("POST", "/api/template/template/run/",
-                                                          json={"id": ids["ping"]}).json()["id"], range(args.jobs)))
-        finals = [stack.wait_job(job_id, timeout=1800) for job_id in launched]
-        elapsed = time.perf_counter() - start
-        states = {s: sum(1 for f in finals if f["state"] == s) for s in {f["state"] for f in finals}}
-        print(f"concurrency: {args.jobs} jobs launched at once, {len(set(launched))} distinct, final states {states}, "
-              f"{elapsed:.1f} s, {args.jobs / elapsed * 60:.1f} jobs/minute")
+        if args.only in (None, "launch"):
+            launch_overhead(stack, ids["ping"], work, inventory, args.rounds)
+        if args.only in (None, "events"):
+            event_throughput(stack, ids["events"], work, inventory)
+        if args.only in (None, "concurrency"):
+            concurrency(stack, ids["ping"], args.jobs)
     finally:
         stack.stop()
+
+
+def launch_overhead(stack: RunningStack, template_id: int, work: Path, inventory: Path, rounds: int) -> None:
+    through_stack(stack, template_id)  # warm-up
+    plain_ansible(work / "ping.yml", inventory)
+    stack_times, plain_times = [], []
+    for _ in range(rounds):
+        stack_times.append(through_stack(stack, template_id)[0])
+        plain_times.append(plain_ansible(work / "ping.yml", inventory))
+    ratio = statistics.median(s / p for s, p in zip(stack_times, plain_times))
+    print(f"launch overhead: stack median {statistics.median(stack_times):.2f} s, plain ansible-playbook median "
+          f"{statistics.median(plain_times):.2f} s, median ratio {ratio:.2f} (goal <= 1.5), {rounds} rounds")
+
+
+def event_throughput(stack: RunningStack, template_id: int, work: Path, inventory: Path) -> None:
+    plain = plain_ansible(work / "events.yml", inventory)
+    elapsed, job = through_stack(stack, template_id)
+    emitted, stored = ansible_events(stack, job["id"])
+    print(f"event throughput: {emitted} events emitted, {stored} stored ({'equal' if emitted == stored else 'MISMATCH'}); "
+          f"stack {elapsed:.2f} s vs plain {plain:.2f} s, ratio {elapsed / plain:.2f} (goal <= 1.15)")
+
+
+def concurrency(stack: RunningStack, template_id: int, jobs: int) -> None:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        launched = list(pool.map(lambda _: stack.http("POST", "/api/template/template/run/",
+                                                      json={"id": template_id}).json()["id"], range(jobs)))
+    finals = [stack.wait_job(job_id, timeout=1800) for job_id in launched]
+    elapsed = time.perf_counter() - start
+    states = {s: sum(1 for f in finals if f["state"] == s) for s in {f["state"] for f in finals}}
+    print(f"concurrency: {jobs} jobs launched at once, {len(set(launched))} distinct, final states {states}, "
+          f"{elapsed:.1f} s, {jobs / elapsed * 60:.1f} jobs/minute")
+    for final in finals:
+        if final["state"] != "successful":
+            print(f"  job {final['id']} {final['state']}: {final.get('reason')}")
 
 
 def ansible_events(stack: RunningStack, job_id: int) -> tuple[int, int]:

@@ -20,6 +20,8 @@ class Queue:
     handler: str
     visibility_timeout: int = 120
     max_receive_count: int = 5
+    #: local stack: poller threads on this queue (Lambda runs concurrent batches the same way)
+    local_workers: int = 1
 
     @property
     def name(self) -> str:
@@ -90,7 +92,7 @@ class Stack:
 
 STACK = Stack(
     queues=(
-        Queue("dispatch", handler="dispatch_job"),
+        Queue("dispatch", handler="dispatch_job", local_workers=4),
         Queue("notify", handler="notify"),
         Queue("schedule", handler="fire_schedule"),
     ),

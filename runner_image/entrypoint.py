@@ -53,7 +53,7 @@ def compact(event: dict) -> dict:
 class EventStream:
     """Collects events and ships them to CloudWatch in batches from a background thread."""
 
-    def __init__(self, job_id: int, interval: float = 0.5):
+    def __init__(self, job_id: int, interval: float = 1.0):
         self.job_id = job_id
         self.interval = interval
         self.events: list[dict] = []
@@ -122,7 +122,7 @@ class Heartbeat:
 
     def _loop(self) -> None:
         sfn = aws.client("stepfunctions")
-        while not self._done.wait(self.interval):
+        while True:  # the first beat goes at once: starting may have taken a while on a busy host
             try:
                 sfn.send_task_heartbeat(taskToken=self.token)
             except sfn.exceptions.TaskTimedOut:
@@ -130,6 +130,8 @@ class Heartbeat:
                 return
             except Exception:  # noqa: BLE001 - transient; the next beat may pass
                 logger.exception("heartbeat failed")
+            if self._done.wait(self.interval):
+                return
 
     def stop(self) -> None:
         self._done.set()

@@ -79,7 +79,7 @@ class RunningStack:
             job = self.http("GET", f"/api/job/job/{job_id}/").json()
             if job.get("state") in states or time.monotonic() > deadline:
                 return job
-            time.sleep(0.3)
+            time.sleep(0.05)
 
     def http(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 60)

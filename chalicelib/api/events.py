@@ -15,6 +15,18 @@ def _dispatch_record(record) -> None:
 
 
 def dispatch_batch(event) -> dict:
-    """Each message handled on its own; failed ones are returned for redelivery."""
+    """Each message handled on its own; failed ones are returned for redelivery.
+
+    Every job of the batch gets a heartbeat first: the batch is handled one message at a time,
+    and the last one must not be declared lost while the first ones start their runners."""
+    from chalicelib.services import dispatch
+
+    messages = []
+    for record in event.to_dict().get("Records", []):
+        try:
+            messages.append(json.loads(record["body"]))
+        except (KeyError, ValueError):
+            continue  # the record handler reports it as a failure
+    dispatch.acknowledge(messages)
     return process_partial_response(event=event.to_dict(), record_handler=_dispatch_record,
                                     processor=_processor, context=event.context)

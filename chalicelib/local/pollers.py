@@ -35,8 +35,8 @@ class LocalLambdaContext:
 
 
 class Poller(threading.Thread):
-    def __init__(self, queue: Queue, handler: Callable[[dict, Any], Any], wait_seconds: int = 1):
-        super().__init__(name=f"poller-{queue.short}", daemon=True)
+    def __init__(self, queue: Queue, handler: Callable[[dict, Any], Any], wait_seconds: int = 1, name: str = ""):
+        super().__init__(name=name or f"poller-{queue.short}", daemon=True)
         self.queue = queue
         self.handler = handler
         self.wait_seconds = wait_seconds

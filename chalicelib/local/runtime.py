@@ -43,6 +43,8 @@ class LocalStack:
         self.snapshotter = Snapshotter(self.home)
         self._moto, endpoint = moto_server.start(on_write=self.snapshotter.mark_dirty)
         os.environ.setdefault("OPSGRAT_RUNNER_BACKEND", "local")
+        # local runners start in well under a second, but 50 jobs on two cores slow everything down
+        os.environ.setdefault("OPSGRAT_HEARTBEAT_SECONDS", "60")
         os.environ["OPSGRAT_API_URL"] = self.url
 
         from chalicelib import aws
@@ -84,9 +86,10 @@ class LocalStack:
             handler = getattr(app_module, queue.handler, None)
             if handler is None:
                 continue
-            poller = Poller(queue, handler)
-            poller.start()
-            self.pollers.append(poller)
+            for worker in range(queue.local_workers):
+                poller = Poller(queue, handler, name=f"poller-{queue.short}-{worker}")
+                poller.start()
+                self.pollers.append(poller)
 
     def _start_http(self) -> None:
         from chalice.config import Config
@@ -105,6 +108,9 @@ class LocalStack:
             self._http.server.server_close()
         for poller in self.pollers:
             poller.stop()
+        from chalicelib.services import runners
+
+        runners.stop_local_runners()
         for poller in self.pollers:
             poller.join(timeout=10)
         if self.snapshotter is not None:

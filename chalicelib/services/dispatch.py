@@ -27,7 +27,15 @@ def handle(message: dict) -> None:
         raise ValueError(f"unknown dispatch message for job {job_id}")
 
 
+def acknowledge(messages: list[dict]) -> None:
+    """Heartbeat every job of a received batch at once (see `chalicelib.api.events`)."""
+    for message in messages:
+        if isinstance(message, dict) and message.get("task_token"):
+            _heartbeat(message["task_token"])
+
+
 def begin(job_id: int, task_token: str) -> None:
+    _heartbeat(task_token)  # the message may have waited in the queue; restart the clock
     starting = {"go": False}
 
     def claim(job: dict):
@@ -49,6 +57,7 @@ def begin(job_id: int, task_token: str) -> None:
         _send_success(task_token, job_id, "failed")
         return
     jobs.mutate(job_id, lambda j: j.update(runner_id=runner_id) if j.get("runner_id") == "pending" else False)
+    _heartbeat(task_token)  # the runner's own beats take over once it has started
     logger.info("runner started", extra={"job_id": job_id, "runner_id": runner_id})
 
 
@@ -74,6 +83,13 @@ def execution_failed(job_id: int, error: dict) -> None:
     except Exception:  # noqa: BLE001 - the job state above is what matters
         logger.exception("could not append the reason to the log", extra={"job_id": job_id})
     logger.info("job failed by the state machine", extra={"job_id": job_id, "reason": reason})
+
+
+def _heartbeat(task_token: str) -> None:
+    try:
+        aws.client("stepfunctions").send_task_heartbeat(taskToken=task_token)
+    except Exception:  # noqa: BLE001 - the execution may have ended already
+        pass
 
 
 def _send_success(task_token: str, job_id: int, status: str) -> None:

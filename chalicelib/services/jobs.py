@@ -9,7 +9,9 @@ from chalicelib.services.errors import Conflict
 from chalicelib.services.resources import get
 
 FINAL = ("successful", "failed", "canceled")
-DEFAULT_HEARTBEAT = 30
+#: seconds without a runner heartbeat before a job is declared lost; on AWS it must cover a
+#: Fargate task's start (image pull, ENI), which often takes a minute
+DEFAULT_HEARTBEAT = 180
 
 
 def settings() -> dict:

@@ -108,13 +108,9 @@ def test_adhoc_command_runs_a_module(stack, inventory):
     assert "adhoc-ok" in stdout
 
 
-def _runner_pid(job_id: int) -> int:
-    import subprocess
-
-    out = subprocess.run(["pgrep", "-f", f"runner_image.entrypoint {job_id}$"], capture_output=True, text=True)
-    pids = [int(p) for p in out.stdout.split()]
-    assert len(pids) == 1, out
-    return pids[0]
+def _runner_pid(stack, job_id: int) -> int:
+    """The local runner backend records each job's runner process id."""
+    return int((stack.home / "runners" / f"job-{job_id}.pid").read_text())
 
 
 def test_a_killed_runner_leaves_the_job_failed_within_the_heartbeat(stack, project, inventory):
@@ -125,7 +121,7 @@ def test_a_killed_runner_leaves_the_job_failed_within_the_heartbeat(stack, proje
     template = template[0] if template else _template(stack, project, inventory, "e2e sleep", "sleep.yml")
     job = stack.http("POST", "/api/template/template/run/", json={"id": template["id"]}).json()
     stack.wait_job(job["id"], states=("running",))
-    os.killpg(_runner_pid(job["id"]), signal.SIGKILL)
+    os.killpg(_runner_pid(stack, job["id"]), signal.SIGKILL)
     final = stack.wait_job(job["id"], timeout=60)
     assert final["state"] == "failed"
     assert "heartbeat" in final["reason"]
