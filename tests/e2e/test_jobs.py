@@ -1,6 +1,8 @@
 """Running playbooks end to end through the local stack: project sync, template, launch, output."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.gitrepo import make_repo
@@ -165,3 +167,32 @@ def test_host_source_sync_is_a_job_that_imports_hosts(stack):
     assert [h["hostname"] for h in hosts] == ["w1", "w2"]
     rendered = stack.http("GET", f"/api/project/inventory/{inv['id']}/script/").json()
     assert sorted(rendered["web"]["hosts"]) == ["w1", "w2"] and rendered["web"]["vars"] == {"tier": "front"}
+
+
+def test_job_log_shows_output_while_the_job_runs(stack, tmp_path):
+    repo = make_repo(tmp_path, {"slow.yml": """- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: {msg: "first-line-before-the-wait"}
+    - command: sleep 60
+"""})
+    project = stack.http("POST", "/api/project/project/", json={"name": "live", "repository_url": f"file://{repo}"}).json()
+    assert stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])["state"] == "successful"
+    inv = stack.http("POST", "/api/project/inventory/", json={"name": "live"}).json()
+    stack.http("POST", "/api/project/host/", json={"inventory": inv["id"], "hostname": "localhost",
+                                                   "variables": "ansible_connection: local"})
+    job = stack.http("POST", "/api/job/job/", json={"project": project["id"], "playbook": "slow.yml",
+                                                    "inventory": inv["id"]}).json()
+    try:
+        stack.wait_job(job["id"], states=("running",))
+        seen = ""
+        for _ in range(300):
+            seen = stack.http("GET", f"/api/job/log/?job={job['id']}").json()["results"][0]["log"]
+            if "first-line-before-the-wait" in seen:
+                break
+            time.sleep(0.1)
+        assert "first-line-before-the-wait" in seen
+        assert stack.http("GET", f"/api/job/job/{job['id']}/").json()["state"] == "running"
+    finally:
+        stack.http("POST", f"/api/job/job/{job['id']}/cancel/")
+    assert stack.wait_job(job["id"])["state"] == "canceled"
