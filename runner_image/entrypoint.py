@@ -208,6 +208,7 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str
     """Run a template job, template-less playbook or ad-hoc command. Returns (state, reason, summaries, revision)."""
     from runner_image.opsgrat_runner.execute import RunSpec, run
 
+    marks = [("start", time.perf_counter())]
     settings = jobs.settings()
     machine = _credential(job.get("credential"))
     vault = _credential(job.get("vault_credential"))
@@ -219,6 +220,7 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str
             return "failed", "the job's project no longer exists", [], ""
         project_dir = os.path.join(workdir, "project")
         revision = _checkout(project, project_dir, stream)
+    marks.append(("checkout", time.perf_counter()))
     inventory = None
     if not job.get("inventory_str"):
         if not job.get("inventory"):
@@ -226,6 +228,7 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str
         from chalicelib.services.inventory_render import render
 
         inventory = render(int(job["inventory"]))
+    marks.append(("inventory", time.perf_counter()))
     spec = RunSpec(
         kind="adhoc" if job.get("kind") == "adhoc" else "playbook",
         project_dir=project_dir, playbook=job.get("playbook") or None,
@@ -244,6 +247,9 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str
         job_timeout=int(settings.get("job_timeout") or 0), idle_timeout=int(settings.get("idle_timeout") or 0),
     )
     result = run(spec, on_event=stream.add, should_cancel=should_cancel)
+    marks.append(("ansible", time.perf_counter()))
+    logger.info("job phases", extra={"job_id": job["id"], **{name: round(t - prev, 3) for (_, prev), (name, t)
+                                                               in zip(marks, marks[1:])}})
     state, reason = {
         "successful": ("successful", ""), "failed": ("failed", result.error),
         "canceled": ("canceled", "canceled by a user"),
