@@ -98,6 +98,8 @@ def launch_template(principal: rbac.Principal, payload: dict) -> dict:
     data["variables"] = merge_variables(template.get("variables", ""), payload.get("variables"))
     if not data.get("project") or not data.get("playbook"):
         raise ValidationError("project", "the template has no project and playbook to run")
+    if not data.get("inventory") and not data.get("inventory_str"):
+        raise ValidationError("inventory", "the template has no inventory; give one, or an inventory_str")
     return create_job(principal, data)
 
 
