@@ -328,6 +328,19 @@ def _store_summaries(job_id: int, summaries: list[dict], expires: int | None) ->
         store.create(resource, rec)
 
 
+def warm_up() -> None:
+    """Create the AWS clients a job uses (service models loaded, nothing connected yet).
+
+    The local backend calls this in its fork server, so every forked runner starts with them
+    ready; in a container it is simply the first thing the one job does."""
+    for service in ("stepfunctions", "logs", "s3", "kms"):
+        aws.client(service)
+    from chalicelib.models import Counter, Record
+
+    for model in (Record, Counter):
+        model._get_connection().connection.client  # noqa: B018 - creating it is the point
+
+
 def main(argv: list[str]) -> int:
     job_id = int(argv[1])
     job = store.get("job", job_id)

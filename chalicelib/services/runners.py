@@ -54,7 +54,7 @@ def _forkserver():
         import multiprocessing
 
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["runner_image.entrypoint"])
+        context.set_forkserver_preload(["runner_image.warm"])
         _FORKSERVER = context
     return _FORKSERVER
 
