@@ -73,13 +73,18 @@ class RunningStack:
         return code
 
     def wait_job(self, job_id: int, timeout: float = 180, states=("successful", "failed", "canceled")) -> dict:
-        """Poll a job until it reaches one of `states`; returns the job."""
+        """Poll a job until it reaches one of `states`; returns the job.
+
+        Polls every 50 ms at first (short jobs are timed by it) and backs off to 0.5 s, so a long
+        job is not slowed down by the API requests of its own observer."""
         deadline = time.monotonic() + timeout
+        pause = 0.05
         while True:
             job = self.http("GET", f"/api/job/job/{job_id}/").json()
             if job.get("state") in states or time.monotonic() > deadline:
                 return job
-            time.sleep(0.05)
+            time.sleep(pause)
+            pause = min(pause * 1.25, 0.5)
 
     def http(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 60)

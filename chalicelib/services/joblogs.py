@@ -1,7 +1,8 @@
 """Job output: streamed to CloudWatch Logs while a job runs, archived to S3 when it ends.
 
-One log stream per job (`job-<id>`) in the installation's log group; each log event is one
-ansible event as compact JSON. At the end the runner writes `jobs/<id>/stdout.txt` and
+One log stream per job (`job-<id>`) in the installation's log group; each log event holds a run
+of consecutive ansible events as JSON lines (up to ~64 KB), so a busy playbook costs a few
+hundred log events instead of thousands. At the end the runner writes `jobs/<id>/stdout.txt` and
 `jobs/<id>/events.jsonl` to the artifacts bucket, and readers switch to those.
 """
 from __future__ import annotations
@@ -17,9 +18,9 @@ from chalicelib import aws
 from chalicelib.stack import STACK
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-#: CloudWatch limits: 10,000 events / 1 MB per PutLogEvents call; we stay well below
-_MAX_BATCH_EVENTS = 5000
+#: CloudWatch limits: 1 MB per PutLogEvents call, 256 KB per log event; we stay well below
 _MAX_BATCH_BYTES = 900_000
+_MAX_MESSAGE_BYTES = 64_000
 
 
 def stream_name(job_id: int) -> str:
@@ -39,17 +40,28 @@ def create_stream(job_id: int) -> None:
 
 
 def put_events(job_id: int, events: list[dict]) -> None:
-    """Append events to the job's stream, in as few calls as the limits allow."""
-    batch: list[dict] = []
+    """Append events to the job's stream: JSON lines packed into log events, few calls."""
+    messages: list[str] = []
+    current: list[str] = []
     size = 0
-    now_ms = int(time.time() * 1000)
     for event in events:
-        message = json.dumps(event, separators=(",", ":"), default=str)
-        if batch and (len(batch) >= _MAX_BATCH_EVENTS or size + len(message) + 26 > _MAX_BATCH_BYTES):
+        line = json.dumps(event, separators=(",", ":"), default=str)
+        if current and size + len(line) + 1 > _MAX_MESSAGE_BYTES:
+            messages.append("\n".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        messages.append("\n".join(current))
+    now_ms = int(time.time() * 1000)
+    batch: list[dict] = []
+    batch_size = 0
+    for message in messages:
+        if batch and batch_size + len(message) + 26 > _MAX_BATCH_BYTES:
             _put(job_id, batch)
-            batch, size = [], 0
+            batch, batch_size = [], 0
         batch.append({"timestamp": now_ms, "message": message})
-        size += len(message) + 26
+        batch_size += len(message) + 26
     if batch:
         _put(job_id, batch)
 
@@ -71,7 +83,7 @@ def streamed_events(job_id: int) -> list[dict]:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                 return out
             raise
-        out.extend(json.loads(e["message"]) for e in page.get("events", []))
+        out.extend(json.loads(line) for e in page.get("events", []) for line in e["message"].splitlines() if line)
         if not page.get("events") or page.get("nextForwardToken") == token:
             break
         token = page.get("nextForwardToken")
