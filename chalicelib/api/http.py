@@ -86,16 +86,18 @@ def base_url(request) -> str:
     return f"{scheme}://{host}{path}"
 
 
-def page_links(request, count: int, offset: int, limit: int) -> tuple[str | None, str | None]:
+def page(request, count: int, offset: int, limit: int, results: list) -> dict:
+    """The list envelope of spec §1.6, with absolute `next`/`previous` links."""
     params = {k: v for k, v in query_params(request).items() if k not in ("offset", "limit")}
     url = base_url(request)
 
     def link(new_offset: int) -> str:
         return url + "?" + urlencode({**params, "limit": limit, "offset": new_offset})
 
-    nxt = link(offset + limit) if offset + limit < count else None
-    prev = link(max(offset - limit, 0)) if offset > 0 else None
-    return nxt, prev
+    return {"count": count,
+            "next": link(offset + limit) if offset + limit < count else None,
+            "previous": link(max(offset - limit, 0)) if offset > 0 else None,
+            "results": results}
 
 
 def authenticate(request):

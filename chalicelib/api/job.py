@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.http import endpoint, page_links, parse_body, query_params
+from chalicelib.api.http import endpoint, page, parse_body, query_params
 from chalicelib.api.resources import expose
 from chalicelib.services import crud, joblogs, launch, rbac, store
 from chalicelib.services.catalog import job as job_catalog
@@ -60,9 +60,7 @@ def _events(request, principal, id):
         if not after.lstrip("-").isdigit():
             raise ValidationError("counter__gt", "A valid integer is required.")
         rows = [e for e in rows if e.get("counter", 0) > int(after)]
-    page = rows[q.offset:q.offset + q.limit]
-    nxt, prev = page_links(request, len(rows), q.offset, q.limit)
-    return {"count": len(rows), "next": nxt, "previous": prev, "results": page}, 200
+    return page(request, len(rows), q.offset, q.limit, rows[q.offset:q.offset + q.limit]), 200
 
 
 def _host_summaries(request, principal, id):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.http import endpoint, page_links, parse_body, query_params
+from chalicelib.api.http import endpoint, page, parse_body, query_params
 from chalicelib.services import crud
 from chalicelib.services.resources import Resource
 
@@ -27,14 +27,28 @@ def _bulk_ids(request, body: dict) -> list:
     return ids
 
 
-def expose(bp: Blueprint, resource: Resource) -> None:
-    """Register `<path>/` and `<path>/{id}/` for a resource on a blueprint."""
+def list_view(resource: Resource):
+    """GET on a collection: one page of what the caller may read."""
 
     def list_(request, principal):
         q = crud.parse_list_query(resource, query_params(request))
         count, rows = crud.list_records(principal, resource, q)
-        nxt, prev = page_links(request, count, q.offset, q.limit)
-        return {"count": count, "next": nxt, "previous": prev, "results": rows}, 200
+        return page(request, count, q.offset, q.limit, rows), 200
+
+    return list_
+
+
+def retrieve_view(resource: Resource):
+    """GET on an item."""
+
+    def retrieve(request, principal, id):
+        return crud.retrieve(principal, resource, id), 200
+
+    return retrieve
+
+
+def expose(bp: Blueprint, resource: Resource) -> None:
+    """Register `<path>/` and `<path>/{id}/` for a resource on a blueprint."""
 
     def create(request, principal):
         return crud.create(principal, resource, parse_body(request)), 201
@@ -42,9 +56,6 @@ def expose(bp: Blueprint, resource: Resource) -> None:
     def bulk_delete(request, principal):
         deleted = crud.bulk_destroy(principal, resource, _bulk_ids(request, parse_body(request)))
         return {"deleted": deleted}, 200
-
-    def retrieve(request, principal, id):
-        return crud.retrieve(principal, resource, id), 200
 
     def put(request, principal, id):
         return crud.update(principal, resource, id, parse_body(request), partial=False), 200
@@ -56,8 +67,8 @@ def expose(bp: Blueprint, resource: Resource) -> None:
         crud.destroy(principal, resource, id)
         return None, 204
 
-    collection = {"GET": list_}
-    item = {"GET": retrieve}
+    collection = {"GET": list_view(resource)}
+    item = {"GET": retrieve_view(resource)}
     if not resource.read_only:
         collection.update({"POST": create, "DELETE": bulk_delete})
         item["DELETE"] = delete

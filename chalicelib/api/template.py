@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.http import endpoint, page_links, parse_body, query_params
-from chalicelib.api.resources import expose
+from chalicelib.api.http import endpoint, parse_body
+from chalicelib.api.resources import expose, list_view, retrieve_view
 from chalicelib.services import crud, launch
 from chalicelib.services.catalog import job as job_catalog
 from chalicelib.services.catalog import template
@@ -15,20 +15,9 @@ for _resource in (template.TEMPLATES, template.TEMPLATE_USERS, template.TEMPLATE
     expose(bp, _resource)
 
 
-def _list_templates(request, principal):
-    q = crud.parse_list_query(template.TEMPLATES, query_params(request))
-    count, rows = crud.list_records(principal, template.TEMPLATES, q)
-    nxt, prev = page_links(request, count, q.offset, q.limit)
-    return {"count": count, "next": nxt, "previous": prev, "results": rows}, 200
-
-
 def _run(request, principal):
     job = launch.launch_template(principal, parse_body(request))
     return crud.serialize(job_catalog.JOBS, job), 201
-
-
-def _template_item(request, principal, id):
-    return crud.retrieve(principal, template.TEMPLATES, id), 200
 
 
 _RUN_BODY = {"type": "object", "properties": {
@@ -37,9 +26,9 @@ _RUN_BODY = {"type": "object", "properties": {
     "skip_tags": {"type": "string"}, "job_type": {"type": "string", "enum": ["run", "check"]},
     "verbosity": {"type": "integer", "minimum": 0, "maximum": 4}}}
 
-endpoint(bp, "/api/template/template/run", {"GET": _list_templates, "POST": _run}, tag="template",
+endpoint(bp, "/api/template/template/run", {"GET": list_view(template.TEMPLATES), "POST": _run}, tag="template",
          docs={"GET": {"summary": "Templates that can be run (same as /api/template/template/)"},
                "POST": {"summary": "Run a template by id or name; optional overrides. Returns the job.",
                         "request": _RUN_BODY, "status": 201}})
-endpoint(bp, "/api/template/template/run/{id}", {"GET": _template_item}, tag="template",
+endpoint(bp, "/api/template/template/run/{id}", {"GET": retrieve_view(template.TEMPLATES)}, tag="template",
          docs={"GET": {"summary": "One template (same as /api/template/template/{id}/)"}})

@@ -91,14 +91,15 @@ def _marker(resource: Resource, values: dict) -> str:
     return "uniq|" + resource.family + "|" + "|".join(f"{n}={json.dumps(v)}" for n, v in values.items())
 
 
-def _unique_keys(resource: Resource, rec: Rec) -> list[str]:
-    keys = []
+def _unique_markers(resource: Resource, rec: Rec) -> dict[str, str]:
+    """Marker key -> its unique group ("inventory,hostname"), for each group fully set in `rec`."""
+    markers = {}
     for group in resource.unique:
-        values = [rec.get(name) for name in group]
-        if any(v is None or v == "" for v in values):
+        values = {name: rec.get(name) for name in group}
+        if any(v is None or v == "" for v in values.values()):
             continue
-        keys.append(_marker(resource, dict(zip(group, values))))
-    return keys
+        markers[_marker(resource, values)] = ",".join(group)
+    return markers
 
 
 def _connection() -> Connection:
@@ -148,7 +149,7 @@ def create(resource: Resource, rec: Rec) -> Rec:
             tx.save(_item(resource, rec), condition=Record.id.does_not_exist())
             for part in _partitions(resource, rec):
                 tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(1)])
-            for group, key in zip(_unique_groups(resource, rec), _unique_keys(resource, rec)):
+            for key, group in _unique_markers(resource, rec).items():
                 tx.save(Counter(key, value=rec["id"]), condition=Counter.name.does_not_exist())
                 # PynamoDB sends condition checks, deletes, puts, then updates (not call order):
                 # the k-th marker is the put right after the record's
@@ -159,17 +160,13 @@ def create(resource: Resource, rec: Rec) -> Rec:
     return rec
 
 
-def _unique_groups(resource: Resource, rec: Rec) -> list[str]:
-    return [",".join(g) for g in resource.unique if all(rec.get(n) not in (None, "") for n in g)]
-
-
 def update(resource: Resource, old: Rec, new: Rec) -> Rec:
     new = dict(new)
     new["id"] = old["id"]
     new["_version"] = old["_version"]
     old_parts, new_parts = set(_partitions(resource, old)), set(_partitions(resource, new))
-    old_keys = dict(zip(_unique_keys(resource, old), _unique_groups(resource, old)))
-    new_keys = dict(zip(_unique_keys(resource, new), _unique_groups(resource, new)))
+    old_keys = _unique_markers(resource, old)
+    new_keys = _unique_markers(resource, new)
     unique_at: dict[int, str] = {}
     removed = set(old_keys) - set(new_keys)
     try:
@@ -197,11 +194,10 @@ def delete(resource: Resource, rec: Rec) -> None:
             tx.delete(_item(resource, rec))
             for part in _partitions(resource, rec):
                 tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(-1)])
-            for key in _unique_keys(resource, rec):
+            for key in _unique_markers(resource, rec):
                 tx.delete(Counter(key))
     except TransactWriteError as exc:
         raise Conflict("the record was changed by another request; read it again and retry") from exc
-
 
 
 def find_unique(resource: Resource, values: dict) -> int | None:
