@@ -25,7 +25,6 @@ from chalicelib.services import catalog  # noqa: F401  (registers the resource f
 from chalicelib.services import jobs, joblogs, store
 from chalicelib.services.fields import load_mapping
 from chalicelib.services.resources import get
-from runner_image.opsgrat_runner.redact import Redactor
 
 logger = Logger(service="opsgrat-runner")
 
@@ -75,11 +74,11 @@ class EventStream:
             row["counter"] = int(row.get("counter") or 0) + self._offset
             self._append(row)
 
-    def note(self, text: str, redactor: Redactor | None = None) -> None:
+    def note(self, text: str) -> None:
         """A line of the runner's own (git checkout, sync results) in the job's output."""
         with self._lock:
             self._append({"counter": self._counter + 1, "event": "verbose", "source": "runner",
-                          "created": time.time(), "stdout": redactor.text(text) if redactor else text})
+                          "created": time.time(), "stdout": text})
 
     def _append(self, row: dict) -> None:
         self._counter = max(self._counter, row["counter"])
@@ -198,18 +197,18 @@ def _environment() -> dict[str, str]:
     return {row["name"]: str(row.get("value") or "") for row in store.scan_partition("environment_variable")}
 
 
-def _workdir(job_id: int) -> str:
-    workspace = str(jobs.settings().get("workspace") or "")
+def _workdir(job_id: int, job_settings: dict) -> str:
+    workspace = str(job_settings.get("workspace") or "")
     base = workspace if workspace and os.path.isdir(workspace) and os.access(workspace, os.W_OK) else None
     return tempfile.mkdtemp(prefix=f"auto_job_{job_id}_", dir=base)
 
 
-def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str) -> tuple[str, str, list, str]:
+def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str,
+                     settings: dict) -> tuple[str, str, list, str]:
     """Run a template job, template-less playbook or ad-hoc command. Returns (state, reason, summaries, revision)."""
     from runner_image.opsgrat_runner.execute import RunSpec, run
 
     marks = [("start", time.perf_counter())]
-    settings = jobs.settings()
     machine = _credential(job.get("credential"))
     vault = _credential(job.get("vault_credential"))
     revision = ""
@@ -250,14 +249,9 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str
     marks.append(("ansible", time.perf_counter()))
     logger.info("job phases", extra={"job_id": job["id"], **{name: round(t - prev, 3) for (_, prev), (name, t)
                                                                in zip(marks, marks[1:])}})
-    state, reason = {
-        "successful": ("successful", ""), "failed": ("failed", result.error),
-        "canceled": ("canceled", "canceled by a user"),
-        "timeout": ("failed", f"job timed out after {spec.job_timeout} s" if spec.job_timeout
-                    else f"no output for {spec.idle_timeout} s (idle timeout)"),
-    }[result.status]
-    if result.status == "timeout" and spec.idle_timeout and "idle" in (result.error or "").lower():
-        reason = f"no output for {spec.idle_timeout} s (idle timeout)"
+    # a timeout is a failed job whose reason says which timeout (RunResult.error)
+    state = {"timeout": "failed"}.get(result.status, result.status)
+    reason = "canceled by a user" if result.status == "canceled" else result.error
     return state, reason, [s.to_dict() for s in result.host_summaries], revision
 
 
@@ -354,10 +348,10 @@ def main(argv: list[str]) -> int:
         heartbeat.stop()
         heartbeat.report(job_id, (final or {}).get("state", "canceled"))
         return 0
+    settings = jobs.settings()  # read once: workspace, timeouts and keep_days
     stream = EventStream(job_id)
-    workdir = _workdir(job_id)
+    workdir = _workdir(job_id, settings)
     should_cancel = CancelWatch(job_id, heartbeat)
-    redactor = Redactor([])
     try:
         kind = job.get("kind")
         if kind == "project_update":
@@ -365,10 +359,10 @@ def main(argv: list[str]) -> int:
         elif kind == "inventory_update":
             state, reason, summaries, revision = sync_host_source(job, stream, workdir)
         else:
-            state, reason, summaries, revision = run_playbook_job(job, stream, should_cancel, workdir)
+            state, reason, summaries, revision = run_playbook_job(job, stream, should_cancel, workdir, settings)
     except Exception as exc:  # noqa: BLE001 - any failure becomes a failed job with its reason
         logger.exception("job failed in the runner", extra={"job_id": job_id})
-        state, reason, summaries, revision = "failed", redactor.text(f"{type(exc).__name__}: {exc}"), [], ""
+        state, reason, summaries, revision = "failed", f"{type(exc).__name__}: {exc}", [], ""
         stream.note("ERROR: " + reason)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -378,9 +372,8 @@ def main(argv: list[str]) -> int:
         stream.note(f"Job failed: {reason}")
     stream.close()
     joblogs.archive(job_id, joblogs.join_stdout(stream.events), stream.events)
-    expires = jobs.expiry(int(time.time()))
-    _store_summaries(job_id, summaries, expires)
-    final = jobs.finish(job_id, state, reason, revision=revision) or store.get("job", job_id) or {}
+    _store_summaries(job_id, summaries, jobs.expiry(int(time.time()), settings))
+    final = jobs.finish(job_id, state, reason, settings, revision=revision) or store.get("job", job_id) or {}
     heartbeat.stop()
     heartbeat.report(job_id, final.get("state", state))
     logger.info("job finished", extra={"job_id": job_id, "state": final.get("state", state)})

@@ -359,6 +359,7 @@ def test_job_timeout_ends_the_job_with_status_timeout(project):
     naptime = _naptime()
     result, _ = play(project, "long.yml", job_timeout=1, extravars={"naptime": naptime})
     assert result.status == "timeout"
+    assert result.error == "job timed out after 1 s"
     assert _sleepers(naptime) == []
 
 
@@ -366,6 +367,7 @@ def test_idle_timeout_ends_a_silent_job_with_status_timeout(project):
     naptime = _naptime()
     result, _ = play(project, "long.yml", idle_timeout=1, extravars={"naptime": naptime})
     assert result.status == "timeout"
+    assert result.error == "no output for 1 s (idle timeout)"
     assert _sleepers(naptime) == []
 
 

@@ -47,14 +47,16 @@ def mutate(job_id: int, change: Callable[[dict], bool | None], attempts: int = 1
     raise Conflict(f"job {job_id} is being changed by too many writers")
 
 
-def expiry(finish_time: int) -> int | None:
-    keep_days = int(settings().get("keep_days") or 0)
+def expiry(finish_time: int, job_settings: dict | None = None) -> int | None:
+    """When a job finished at `finish_time` expires (keep_days), or None to keep it."""
+    keep_days = int((job_settings or settings()).get("keep_days") or 0)
     return finish_time + keep_days * 86400 if keep_days > 0 else None
 
 
-def finish(job_id: int, state: str, reason: str = "", **fields) -> dict | None:
+def finish(job_id: int, state: str, reason: str = "", job_settings: dict | None = None, **fields) -> dict | None:
     """Move a job to a final state once; later calls (a late runner, a late timeout) change nothing."""
     now = int(time.time())
+    exp = expiry(now, job_settings)
 
     def change(job: dict):
         if job.get("state") in FINAL:
@@ -66,7 +68,6 @@ def finish(job_id: int, state: str, reason: str = "", **fields) -> dict | None:
             job["start_time"] = now
         if reason:
             job["reason"] = reason
-        exp = expiry(now)
         if exp:
             job["_expires"] = exp
 

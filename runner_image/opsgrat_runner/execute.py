@@ -260,6 +260,7 @@ def _run(spec: RunSpec, playbook: str | None, key_path: str | None, data_dir: st
     count = 0
     started = last_output = time.monotonic()
     stop_reason: list[str] = []  # "canceled" | "timeout", once decided
+    timeout_error: list[str] = []  # which timeout stopped the job, for RunResult.error
 
     def handle_event(event: dict[str, Any]) -> bool:
         nonlocal count, last_output
@@ -278,8 +279,10 @@ def _run(spec: RunSpec, playbook: str | None, key_path: str | None, data_dir: st
                 stop_reason.append("canceled")
             elif spec.job_timeout and now - started > spec.job_timeout:
                 stop_reason.append("timeout")
+                timeout_error.append(f"job timed out after {spec.job_timeout} s")
             elif spec.idle_timeout and now - last_output > spec.idle_timeout:
                 stop_reason.append("timeout")
+                timeout_error.append(f"no output for {spec.idle_timeout} s (idle timeout)")
         if stop_reason:
             kill_job_processes(data_dir)
             return True
@@ -320,4 +323,5 @@ def _run(spec: RunSpec, playbook: str | None, key_path: str | None, data_dir: st
     status = stop_reason[0] if stop_reason else runner.status
     status = status if status in STATUSES else "failed"
     rc = runner.rc if isinstance(runner.rc, int) else -1
-    return RunResult(status=status, rc=rc, stdout=stdout, host_summaries=collector.summaries(), events_count=count)
+    return RunResult(status=status, rc=rc, stdout=stdout, host_summaries=collector.summaries(), events_count=count,
+                     error=timeout_error[0] if timeout_error else "")
