@@ -132,6 +132,9 @@ def env_var(i: int) -> dict:
 
 @contextlib.contextmanager
 def bench_stack() -> Iterator[tuple[Client, str]]:
+    from chalicelib.local import moto_patches
+
+    moto_patches.apply()  # as in the local stack
     with mock_aws():
         from chalicelib import aws
 

@@ -118,6 +118,9 @@ def measure(inv: int, hosts: int) -> tuple[float, float, int]:
 
 
 def main() -> None:
+    from chalicelib.local import moto_patches
+
+    moto_patches.apply()  # as in the local stack
     with mock_aws():
         aws.reset()
         from chalicelib.local.provision import provision

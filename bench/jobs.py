@@ -13,6 +13,7 @@ Run: `make bench-jobs` (or `.venv/bin/python bench/jobs.py [--rounds N] [--jobs 
 from __future__ import annotations
 
 import argparse
+import datetime
 import statistics
 import subprocess
 import sys
@@ -51,14 +52,17 @@ def plain_ansible(playbook: Path, inventory: Path) -> float:
     return time.perf_counter() - start
 
 
-def through_stack(stack: RunningStack, template_id: int) -> tuple[float, dict]:
-    start = time.perf_counter()
+def through_stack(stack: RunningStack, template_id: int, max_pause: float = 0.5) -> tuple[float, float, dict]:
+    """(recorded, observed, job): seconds from sending POST run to the job's recorded `finished`
+    time, and to the poll that first saw it final (which adds the observer's polling interval)."""
+    sent = time.time()
     job = stack.http("POST", "/api/template/template/run/", json={"id": template_id}).json()
-    final = stack.wait_job(job["id"], timeout=600)
-    elapsed = time.perf_counter() - start
+    final = stack.wait_job(job["id"], timeout=600, max_pause=max_pause)
+    observed = time.time() - sent
     if final["state"] != "successful":
         raise SystemExit(f"job {final['id']} ended {final['state']}: {final.get('reason')}")
-    return elapsed, final
+    finished = datetime.datetime.fromisoformat(final["finished"].replace("Z", "+00:00")).timestamp()
+    return finished - sent, observed, final
 
 
 def main() -> None:
@@ -98,20 +102,27 @@ def main() -> None:
 
 
 def launch_overhead(stack: RunningStack, template_id: int, work: Path, inventory: Path, rounds: int) -> None:
+    """The job is timed from sending POST run to the `finished` time the server recorded with
+    the final state (same clock: one machine). Polling for the state would add the observer's
+    own interval; it is polled every <= 0.1 s and printed too, for comparison."""
     through_stack(stack, template_id)  # warm-up
     plain_ansible(work / "ping.yml", inventory)
-    stack_times, plain_times = [], []
+    recorded, observed, plain_times = [], [], []
     for _ in range(rounds):
-        stack_times.append(through_stack(stack, template_id)[0])
+        times = through_stack(stack, template_id)
+        recorded.append(times[0])
+        observed.append(times[1])
         plain_times.append(plain_ansible(work / "ping.yml", inventory))
-    ratio = statistics.median(s / p for s, p in zip(stack_times, plain_times))
-    print(f"launch overhead: stack median {statistics.median(stack_times):.2f} s, plain ansible-playbook median "
+    ratio = statistics.median(s / p for s, p in zip(recorded, plain_times))
+    seen = statistics.median(s / p for s, p in zip(observed, plain_times))
+    print(f"launch overhead: stack median {statistics.median(recorded):.2f} s, plain ansible-playbook median "
           f"{statistics.median(plain_times):.2f} s, median ratio {ratio:.2f} (goal <= 1.5), {rounds} rounds")
+    print(f"  as seen by a client polling every <= 0.1 s: median {statistics.median(observed):.2f} s, ratio {seen:.2f}")
 
 
 def event_throughput(stack: RunningStack, template_id: int, work: Path, inventory: Path) -> None:
     plain = plain_ansible(work / "events.yml", inventory)
-    elapsed, job = through_stack(stack, template_id)
+    elapsed, _, job = through_stack(stack, template_id)
     emitted, stored = ansible_events(stack, job["id"])
     print(f"event throughput: {emitted} events emitted, {stored} stored ({'equal' if emitted == stored else 'MISMATCH'}); "
           f"stack {elapsed:.2f} s vs plain {plain:.2f} s, ratio {elapsed / plain:.2f} (goal <= 1.15)")

@@ -304,13 +304,13 @@ def sync_host_source(job: dict, stream: EventStream, workdir: str) -> tuple[str,
 # ------------------------------------------------------------------ the run
 
 
-def _start(job_id: int) -> dict | None:
-    def change(job: dict):
-        if job.get("state") in jobs.FINAL or job.get("cancel_requested"):
+def _start(job: dict) -> dict | None:
+    def change(current: dict):
+        if current.get("state") in jobs.FINAL or current.get("cancel_requested"):
             return False
-        job.update(state="running", start_time=int(time.time()))
+        jobs.running(current)
 
-    return jobs.mutate(job_id, change)
+    return jobs.mutate(job["id"], change, current=job)
 
 
 def _store_summaries(job_id: int, summaries: list[dict], expires: int | None) -> None:
@@ -329,10 +329,7 @@ def warm_up() -> None:
     ready; in a container it is simply the first thing the one job does."""
     for service in ("stepfunctions", "logs", "s3", "kms"):
         aws.client(service)
-    from chalicelib.models import Counter, Record
-
-    for model in (Record, Counter):
-        model._get_connection().connection.client  # noqa: B018 - creating it is the point
+    store.warm_up()
 
 
 def main(argv: list[str]) -> int:
@@ -342,7 +339,7 @@ def main(argv: list[str]) -> int:
         logger.error("no such job", extra={"job_id": job_id})
         return 2
     heartbeat = Heartbeat(job.get("task_token"), jobs.heartbeat_seconds() / 3).start()
-    job = _start(job_id)
+    job = _start(job)
     if job is None or job.get("state") != "running":
         final = jobs.finish(job_id, "canceled", "canceled before it started") if job else None
         heartbeat.stop()

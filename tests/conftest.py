@@ -68,6 +68,9 @@ class Api:
 
 @pytest.fixture
 def aws_mock():
+    from chalicelib.local import moto_patches
+
+    moto_patches.apply()
     with mock_aws():
         aws.reset()
         from chalicelib.local.provision import provision

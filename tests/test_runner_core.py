@@ -489,3 +489,49 @@ def test_list_format_inventory_keeps_groups_children_and_variables(tmp_path):
     assert listed["ungrouped"]["hosts"] == ["u1"]
     assert listed["_meta"]["hostvars"]["w1"] == {"port": 81}
     assert listed["all"]["vars"]["level"] == "all"
+
+
+# ------------------------------------------------------------------ closing ansible's pty
+
+
+def _pty_sleeps(monkeypatch) -> list[float]:
+    import ptyprocess.ptyprocess as module
+
+    sleeps: list[float] = []
+    real_sleep = module.time.sleep
+
+    class Clock:
+        def __getattr__(self, name):
+            return getattr(module.time, name)
+
+    clock = Clock()
+    clock.sleep = lambda seconds: (sleeps.append(seconds), real_sleep(seconds))
+    monkeypatch.setattr(module, "time", clock)
+    return sleeps
+
+
+def test_closing_the_pty_of_an_exited_child_does_not_wait(monkeypatch):
+    import pexpect
+
+    from runner_image.opsgrat_runner import execute  # noqa: F401  (installs the patch, as a run does)
+
+    sleeps = _pty_sleeps(monkeypatch)
+    child = pexpect.spawn("true")
+    child.expect(pexpect.EOF)
+    while child.isalive():
+        pass
+    child.close()
+    assert child.exitstatus == 0
+    assert not any(sleeps)  # at most sleep(0)
+
+
+def test_closing_the_pty_of_a_live_child_still_waits_and_ends_it(monkeypatch):
+    import pexpect
+
+    from runner_image.opsgrat_runner import execute  # noqa: F401
+
+    sleeps = _pty_sleeps(monkeypatch)
+    child = pexpect.spawn("sleep", ["30"])
+    child.close(force=True)
+    assert not child.isalive()
+    assert 0.1 in sleeps

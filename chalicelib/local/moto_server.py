@@ -12,6 +12,8 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler, ThreadedMo
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from chalicelib.local import moto_patches
+
 _READ_PREFIXES = ("Get", "List", "Describe", "Query", "Scan", "BatchGet", "Receive", "Encrypt", "Decrypt",
                   "GenerateDataKey", "ChangeMessageVisibility", "SendTaskHeartbeat")
 
@@ -56,6 +58,7 @@ def start(port: int | None = None, on_write: Callable[[], None] | None = None) -
     MOTO_PORT must be set *before* the server starts: moto's Step Functions interpreter calls
     services back on localhost:$MOTO_PORT (TOOLCHAIN-NOTES).
     """
+    moto_patches.apply()
     port = port or free_port()
     os.environ["MOTO_PORT"] = str(port)
     endpoint = f"http://127.0.0.1:{port}"

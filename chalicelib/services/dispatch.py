@@ -56,7 +56,8 @@ def begin(job_id: int, task_token: str) -> None:
         jobs.finish(job_id, "failed", f"the runner could not be started: {exc}")
         _send_success(task_token, job_id, "failed")
         return
-    jobs.mutate(job_id, lambda j: j.update(runner_id=runner_id) if j.get("runner_id") == "pending" else False)
+    jobs.mutate(job_id, lambda j: j.update(runner_id=runner_id) if j.get("runner_id") == "pending" else False,
+                current=job)
     _heartbeat(task_token)  # the runner's own beats take over once it has started
     logger.info("runner started", extra={"job_id": job_id, "runner_id": runner_id})
 

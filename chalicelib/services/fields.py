@@ -160,6 +160,24 @@ class Int(Field):
         return out
 
 
+@dataclass
+class Float(Field):
+    """A number with a fraction (durations in seconds)."""
+
+    def parse(self, value: Any) -> Any:
+        if value is None or value == "":
+            return self.default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise self.fail("A valid number is required.") from None
+        return float(value)
+
+    def schema(self) -> dict:
+        return {"type": ["number", "null"]}
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -1,6 +1,8 @@
 """Job state: transitions, settings and the timeouts a job runs with."""
 from __future__ import annotations
 
+import datetime
+import random
 import time
 from typing import Callable
 
@@ -26,15 +28,20 @@ def heartbeat_seconds() -> int:
     return int(config.env("OPSGRAT_HEARTBEAT_SECONDS", str(DEFAULT_HEARTBEAT)))
 
 
-def mutate(job_id: int, change: Callable[[dict], bool | None], attempts: int = 10) -> dict | None:
+def mutate(job_id: int, change: Callable[[dict], bool | None], attempts: int = 10,
+           current: dict | None = None) -> dict | None:
     """Apply `change(job)` with optimistic locking, re-reading on a concurrent write.
 
     `change` edits the dict in place and returns False to skip the write. Returns the saved job
-    (or the unchanged one when skipped; None when the job is gone).
+    (or the unchanged one when skipped; None when the job is gone). `current` is the job as the
+    caller just read it, to save the first read; a stale one only costs a retry.
+    Writers of one job are few (API, dispatcher, runner), so a conflict retries at once after a
+    short random pause rather than a fixed one: two writers racing at a job's start must not add
+    a visible delay to it.
     """
     jobs = get("job")
-    for _ in range(attempts):
-        job = store.get("job", job_id)
+    for attempt in range(attempts):
+        job = dict(current) if current is not None and attempt == 0 else store.get("job", job_id)
         if job is None:
             return None
         before = dict(job)
@@ -43,7 +50,7 @@ def mutate(job_id: int, change: Callable[[dict], bool | None], attempts: int = 1
         try:
             return store.update(jobs, before, job)
         except Conflict:
-            time.sleep(0.05)
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     raise Conflict(f"job {job_id} is being changed by too many writers")
 
 
@@ -53,9 +60,21 @@ def expiry(finish_time: int, job_settings: dict | None = None) -> int | None:
     return finish_time + keep_days * 86400 if keep_days > 0 else None
 
 
+def iso(moment: float) -> str:
+    """ISO 8601 UTC with microseconds, the form AWX gives `started` and `finished`."""
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def running(job: dict, now: float | None = None) -> None:
+    """Mark a job as started by its runner (spec `start_time`, AWX `started`)."""
+    now = time.time() if now is None else now
+    job.update(state="running", start_time=int(now), started=iso(now))
+
+
 def finish(job_id: int, state: str, reason: str = "", job_settings: dict | None = None, **fields) -> dict | None:
     """Move a job to a final state once; later calls (a late runner, a late timeout) change nothing."""
-    now = int(time.time())
+    moment = time.time()
+    now = int(moment)
     exp = expiry(now, job_settings)
 
     def change(job: dict):
@@ -64,6 +83,10 @@ def finish(job_id: int, state: str, reason: str = "", job_settings: dict | None 
         job.update(fields)
         job["state"] = state
         job["finish_time"] = now
+        job["finished"] = iso(moment)
+        started = job.get("started")
+        job["elapsed"] = round(moment - datetime.datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp(),
+                               3) if started else 0.0
         if not job.get("start_time"):
             job["start_time"] = now
         if reason:

@@ -44,10 +44,14 @@ def start(job: dict) -> dict:
     timeout = int(jobs.settings().get("job_timeout") or 0)
     execution_input = {"job_id": job["id"], "timeout": timeout + TIMEOUT_GRACE if timeout else NO_TIMEOUT,
                        "heartbeat": jobs.heartbeat_seconds()}
-    execution = aws.client("stepfunctions").start_execution(
-        stateMachineArn=state_machine_arn(), name=f"job-{job['id']}-{uuid.uuid4().hex[:8]}",
-        input=json.dumps(execution_input))
-    return jobs.mutate(job["id"], lambda j: j.update(execution_arn=execution["executionArn"])) or job
+    machine = state_machine_arn()
+    name = f"job-{job['id']}-{uuid.uuid4().hex[:8]}"
+    # The execution's ARN is known before it starts; recording it first means no write of ours
+    # races the dispatcher, which may claim the job as soon as the execution exists.
+    arn = machine.replace(":stateMachine:", ":execution:", 1) + ":" + name
+    job = jobs.mutate(job["id"], lambda j: j.update(execution_arn=arn), current=job) or job
+    aws.client("stepfunctions").start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))
+    return job
 
 
 def create_job(principal: rbac.Principal, data: dict) -> dict:

@@ -113,6 +113,14 @@ def _cached_connection(region: str, host: str | None, endpoint: str | None) -> C
     return Connection(region=region, host=host)
 
 
+def warm_up() -> None:
+    """Create the botocore clients behind the models and the transactions now (~0.1 s each,
+    spent on loading service models) rather than in the first request that needs them."""
+    for model in (Record, Counter):
+        model._get_connection().connection.client  # noqa: B018 - creating it is the point
+    _connection().client  # noqa: B018
+
+
 def _item(resource: Resource, rec: Rec) -> Record:
     item = Record(resource.family, rec["id"], body=_body(rec))
     for position, field_name in enumerate(resource.indexes):

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import ansible_runner
 
+from . import ptyclose
 from .inventory import write_inventory
 from .keys import PrivateKeyError, decrypt, write_private_key
 from .proctree import kill_job_processes
@@ -31,6 +32,8 @@ STATUSES = ("successful", "failed", "canceled", "timeout")
 PEXPECT_TIMEOUT = 0.5  # seconds between checks of should_cancel and the timeouts
 SSH_PROMPT = r"SSH password:\s*?$"
 BECOME_PROMPT = r"BECOME password.*:\s*?$"
+
+ptyclose.install()  # 0.1 s less per job: no sleep after closing the pty of an exited ansible
 
 
 @dataclass

@@ -10,7 +10,7 @@ from chalicelib.services import rbac, store
 from chalicelib.services.catalog.grants import protect
 from chalicelib.services.catalog.template import JOB_TYPES, run_labels, run_options
 from chalicelib.services.errors import PermissionDenied, ValidationError
-from chalicelib.services.fields import Int, Label, Ref, Str, Text
+from chalicelib.services.fields import Float, Int, Label, Ref, Str, Text
 from chalicelib.services.resources import LEVELS, Access, Resource, get, register
 
 STATES = {"new": "New", "waiting": "Waiting", "running": "Running", "successful": "Successful",
@@ -63,6 +63,9 @@ JOBS = register(Resource(
         Str("state", read_only=True, description="new, waiting, running, successful, failed, canceled."),
         Int("start_time", read_only=True, default=None, description="Epoch seconds."),
         Int("finish_time", read_only=True, default=None, description="Epoch seconds."),
+        Str("started", read_only=True, default=None, description="When the runner started it: ISO 8601 UTC, microseconds (as AWX)."),
+        Str("finished", read_only=True, default=None, description="When it reached its final state: ISO 8601 UTC, microseconds."),
+        Float("elapsed", read_only=True, description="Seconds from started to finished (as AWX)."),
         Int("ctime", read_only=True, default=None, description="Creation time (epoch seconds)."),
         Int("cuser", read_only=True, default=None, description="Id of the user who launched it."),
         Str("revision", read_only=True, description="Project revision the job ran."),
