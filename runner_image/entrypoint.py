@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -209,25 +210,29 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str
     from runner_image.opsgrat_runner.execute import RunSpec, run
 
     marks = [("start", time.perf_counter())]
-    machine = _credential(job.get("credential"))
-    vault = _credential(job.get("vault_credential"))
-    revision = ""
-    project_dir = None
-    if job.get("kind") != "adhoc":
-        project = store.get("project", int(job["project"])) if job.get("project") else None
-        if project is None:
-            return "failed", "the job's project no longer exists", [], ""
-        project_dir = os.path.join(workdir, "project")
-        revision = _checkout(project, project_dir, stream)
-    marks.append(("checkout", time.perf_counter()))
-    inventory = None
-    if not job.get("inventory_str"):
-        if not job.get("inventory"):
-            return "failed", "the job has no inventory", [], revision
-        from chalicelib.services.inventory_render import render
+    if not job.get("inventory_str") and not job.get("inventory"):
+        return "failed", "the job has no inventory", [], ""
+    with ThreadPoolExecutor(max_workers=2) as pool:  # inventory and environment load while git checks out
+        rendering = None
+        if not job.get("inventory_str"):
+            from chalicelib.services.inventory_render import render
 
-        inventory = render(int(job["inventory"]))
-    marks.append(("inventory", time.perf_counter()))
+            rendering = pool.submit(render, int(job["inventory"]))
+        environment = pool.submit(_environment)
+        machine = _credential(job.get("credential"))
+        vault = _credential(job.get("vault_credential"))
+        revision = ""
+        project_dir = None
+        if job.get("kind") != "adhoc":
+            project = store.get("project", int(job["project"])) if job.get("project") else None
+            if project is None:
+                return "failed", "the job's project no longer exists", [], ""
+            project_dir = os.path.join(workdir, "project")
+            revision = _checkout(project, project_dir, stream)
+        marks.append(("checkout", time.perf_counter()))
+        inventory = rendering.result() if rendering else None
+        env = environment.result()
+        marks.append(("inventory", time.perf_counter()))
     spec = RunSpec(
         kind="adhoc" if job.get("kind") == "adhoc" else "playbook",
         project_dir=project_dir, playbook=job.get("playbook") or None,
@@ -242,7 +247,7 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str
         start_at_task=job.get("start_at_task") or "", ssh_user=machine.get("user_name") or "",
         ssh_password=machine.get("password") or "", ssh_private_key=machine.get("private_key") or "",
         ssh_key_passphrase=machine.get("passphrase") or "", vault_password=vault.get("vault_password") or "",
-        vault_id=vault.get("vault_id") or "", env=_environment(),
+        vault_id=vault.get("vault_id") or "", env=env,
         job_timeout=int(settings.get("job_timeout") or 0), idle_timeout=int(settings.get("idle_timeout") or 0),
     )
     result = run(spec, on_event=stream.add, should_cancel=should_cancel)
@@ -339,13 +344,15 @@ def main(argv: list[str]) -> int:
         logger.error("no such job", extra={"job_id": job_id})
         return 2
     heartbeat = Heartbeat(job.get("task_token"), jobs.heartbeat_seconds() / 3).start()
-    job = _start(job)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(jobs.settings)  # read once: workspace, timeouts and keep_days
+        job = _start(job)
+        settings = reading.result()
     if job is None or job.get("state") != "running":
         final = jobs.finish(job_id, "canceled", "canceled before it started") if job else None
         heartbeat.stop()
         heartbeat.report(job_id, (final or {}).get("state", "canceled"))
         return 0
-    settings = jobs.settings()  # read once: workspace, timeouts and keep_days
     stream = EventStream(job_id)
     workdir = _workdir(job_id, settings)
     should_cancel = CancelWatch(job_id, heartbeat)
@@ -368,8 +375,11 @@ def main(argv: list[str]) -> int:
     if reason and state == "failed":
         stream.note(f"Job failed: {reason}")
     stream.close()
-    joblogs.archive(job_id, joblogs.join_stdout(stream.events), stream.events)
-    _store_summaries(job_id, summaries, jobs.expiry(int(time.time()), settings))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both must be stored before the final state
+        archived = pool.submit(joblogs.archive, job_id, joblogs.join_stdout(stream.events), stream.events)
+        stored = pool.submit(_store_summaries, job_id, summaries, jobs.expiry(int(time.time()), settings))
+        archived.result()
+        stored.result()
     final = jobs.finish(job_id, state, reason, settings, revision=revision) or store.get("job", job_id) or {}
     heartbeat.stop()
     heartbeat.report(job_id, final.get("state", state))

@@ -1,7 +1,10 @@
 """Job state rules that need no runner: final states are final, keep_days sets a TTL."""
 from __future__ import annotations
 
+import datetime
 import time
+
+import pytest
 
 from chalicelib.models import Record
 from chalicelib.services import jobs, store
@@ -33,3 +36,24 @@ def test_a_final_state_is_not_overwritten_by_a_late_report(api):
     jobs.finish(job["id"], "failed", "runner lost")
     final = store.get("job", job["id"])
     assert (final["state"], final["reason"]) == ("canceled", "canceled by a user")
+
+
+def test_a_finished_job_shows_awx_started_finished_and_elapsed(api):
+    job = store.create(get("job"), {"state": "waiting", "kind": "adhoc", "module": "ping"})
+    jobs.mutate(job["id"], jobs.running)
+    time.sleep(0.05)
+    jobs.finish(job["id"], "successful")
+    shown = api.get(f"/api/job/job/{job['id']}/").data
+    started = datetime.datetime.fromisoformat(shown["started"])
+    finished = datetime.datetime.fromisoformat(shown["finished"])
+    assert shown["started"].endswith("Z") and started.tzinfo is not None
+    assert shown["elapsed"] == pytest.approx((finished - started).total_seconds(), abs=0.002)
+    assert shown["elapsed"] >= 0.05
+    assert (shown["start_time"], shown["finish_time"]) == (int(started.timestamp()), int(finished.timestamp()))
+
+
+def test_a_job_that_never_started_has_no_started_time_and_zero_elapsed(api):
+    job = _job(state="waiting")
+    jobs.finish(job["id"], "canceled", "canceled before it started")
+    shown = api.get(f"/api/job/job/{job['id']}/").data
+    assert shown["started"] is None and shown["finished"] and shown["elapsed"] == 0.0

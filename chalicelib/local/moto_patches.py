@@ -1,4 +1,5 @@
-"""Two fixes to moto's DynamoDB that the local stack needs to stay correct and fast as data grows.
+"""Two fixes to moto's DynamoDB that the local stack needs to stay correct and fast as data grows,
+and the change tracking that its persistence needs to stay cheap.
 
 1. **Rollback by item, not by table.** moto's ``TransactWriteItems`` deep-copies a whole table
    for every operation of a transaction, so it can roll back by swapping the table. Every job
@@ -9,43 +10,114 @@
 2. **Writes are atomic.** moto's threaded server runs requests side by side, so another write
    could land between a transaction's condition check and its write (and moto's table-swap
    rollback could undo it). One lock serializes writes to DynamoDB, as DynamoDB itself
-   isolates them; reads do not take it.
+   isolates them; reads do not take it. S3 object writes take the same lock, so that a reader
+   holding it (`writes_paused()`) sees neither an item nor an object change under it.
+3. **Change listeners.** Every successful item write reports `(table name, DynamoDB-JSON key)` to
+   the callbacks registered with `on_item_change`, and every object write or deletion reports
+   `(bucket name, object key)` to those of `on_object_change`, so the local stack's snapshot
+   (`chalicelib.local.snapshot`) persists only what changed. Transactions and BatchWriteItem write
+   through `put_item`/`update_item`/`delete_item`, and CopyObject, multipart completion and
+   DeleteObjects through `put_object`/`delete_object`, so those are the methods watched.
+   Callbacks run inside the write lock: they must be quick and must not wait on other threads.
 
 `apply()` is idempotent; the local stack calls it before moto starts and the tests call it
 around their in-process mock, so both run the same code.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.s3.models import S3Backend
+
+ItemListener = Callable[[str, dict], None]
+ObjectListener = Callable[[str, str], None]
 
 _WRITES = threading.RLock()
 _copy_by_reference = threading.local()
 _applied = False
+_item_listeners: list[ItemListener] = []
+_object_listeners: list[ObjectListener] = []
 
 
 def apply() -> None:
-    """Patch moto's DynamoDB backend (once per process)."""
+    """Patch moto's DynamoDB and S3 backends (once per process)."""
     global _applied
     if _applied:
         return
     _applied = True
     Table.__deepcopy__ = _table_deepcopy
     DynamoDBBackend.transact_write_items = _transact_write_items(DynamoDBBackend.transact_write_items)
-    for name in ("put_item", "update_item", "delete_item"):
-        setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend.put_item = _serialized(DynamoDBBackend.put_item, _put_item_key)
+    DynamoDBBackend.update_item = _serialized(DynamoDBBackend.update_item, _given_key)
+    DynamoDBBackend.delete_item = _serialized(DynamoDBBackend.delete_item, _given_key)
+    S3Backend.put_object = _serialized_object_write(S3Backend.put_object)
+    S3Backend.delete_object = _serialized_object_write(S3Backend.delete_object)
 
 
-def _serialized(method):
+def on_item_change(callback: ItemListener) -> None:
+    """Call `callback(table name, key)` after every successful item write (put, update, delete)."""
+    _item_listeners.append(callback)
+
+
+def on_object_change(callback: ObjectListener) -> None:
+    """Call `callback(bucket name, object key)` after every object write or deletion."""
+    _object_listeners.append(callback)
+
+
+def remove_listener(callback: ItemListener | ObjectListener) -> None:
+    """Stop calling `callback` (registered with either function; a no-op when it is not)."""
+    for listeners in (_item_listeners, _object_listeners):
+        if callback in listeners:
+            listeners.remove(callback)
+
+
+@contextlib.contextmanager
+def writes_paused() -> Iterator[None]:
+    """Hold back every item and object write, to read moto's state while nothing mutates it."""
+    with _WRITES:
+        yield
+
+
+def _put_item_key(table: Table, item_attrs: dict) -> dict:
+    return {name: item_attrs[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+
+
+def _given_key(table: Table, key: dict) -> dict:
+    return key
+
+
+def _serialized(method, key_of: Callable[[Table, dict], dict]):
+    """`method(self, table_name, item_or_key, ...)` under the write lock, then reported to the listeners."""
     @functools.wraps(method)
-    def write(self, *args, **kwargs):
+    def write(self: DynamoDBBackend, table_name: str, item_or_key: dict, *args, **kwargs):
         with _WRITES:
-            return method(self, *args, **kwargs)
+            result = method(self, table_name, item_or_key, *args, **kwargs)
+            if _item_listeners:
+                table = self.get_table(table_name)  # the name may be an ARN
+                key = key_of(table, item_or_key)
+                for listener in list(_item_listeners):
+                    listener(table.name, key)
+            return result
+
+    return write
+
+
+def _serialized_object_write(method):
+    """`method(self, bucket_name, key_name, ...)` under the write lock, then reported to the listeners."""
+    @functools.wraps(method)
+    def write(self: S3Backend, bucket_name: str, key_name: str, *args, **kwargs):
+        with _WRITES:
+            result = method(self, bucket_name, key_name, *args, **kwargs)
+            for listener in list(_object_listeners):
+                listener(bucket_name, key_name)
+            return result
 
     return write
 

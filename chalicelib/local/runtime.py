@@ -38,10 +38,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
         self.home.mkdir(parents=True, exist_ok=True)
         os.environ["OPSGRAT_HOME"] = str(self.home)
-        from chalicelib.local.snapshot import Snapshotter
-
-        self.snapshotter = Snapshotter(self.home)
-        self._moto, endpoint = moto_server.start(on_write=self.snapshotter.mark_dirty)
+        self._moto, endpoint = moto_server.start()
         os.environ.setdefault("OPSGRAT_RUNNER_BACKEND", "local")
         # local runners start in well under a second, but 50 jobs on two cores slow everything down
         os.environ.setdefault("OPSGRAT_HEARTBEAT_SECONDS", "60")
@@ -54,9 +51,9 @@ class LocalStack:
         aws.reset()
         provision()
         restored = snapshot.restore(self.home)
+        self.snapshotter = snapshot.Snapshotter(self.home)  # persists the writes from here on
         self._bootstrap_data()
-        self.snapshotter.flush()
-        self.snapshotter.dirty.clear()
+        self.snapshotter.flush()  # the first flush writes a fresh base: the journal starts empty
         self.snapshotter.start()
         self._start_pollers()
         self._start_http()

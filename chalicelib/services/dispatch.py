@@ -35,7 +35,8 @@ def acknowledge(messages: list[dict]) -> None:
 
 
 def begin(job_id: int, task_token: str) -> None:
-    _heartbeat(task_token)  # the message may have waited in the queue; restart the clock
+    """Claim the job and start its runner. The batch handler has just heartbeated the task
+    (`acknowledge`), so the clock restarted when the message was received."""
     starting = {"go": False}
 
     def claim(job: dict):
