@@ -57,3 +57,12 @@ def test_a_job_that_never_started_has_no_started_time_and_zero_elapsed(api):
     jobs.finish(job["id"], "canceled", "canceled before it started")
     shown = api.get(f"/api/job/job/{job['id']}/").data
     assert shown["started"] is None and shown["finished"] and shown["elapsed"] == 0.0
+
+
+def test_fail_unfinished_fails_only_jobs_not_in_a_final_state(api):
+    unfinished = [_job(state=state)["id"] for state in ("new", "waiting", "running")]
+    done = _job(state="successful")
+    assert sorted(jobs.fail_unfinished("the stack stopped")) == sorted(unfinished)
+    assert {store.get("job", i)["reason"] for i in unfinished} == {"the stack stopped"}
+    assert {store.get("job", i)["state"] for i in unfinished} == {"failed"}
+    assert store.get("job", done["id"])["state"] == "successful"

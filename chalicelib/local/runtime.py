@@ -53,12 +53,16 @@ class LocalStack:
         restored = snapshot.restore(self.home)
         self.snapshotter = snapshot.Snapshotter(self.home)  # persists the writes from here on
         self._bootstrap_data()
+        from chalicelib.services import jobs
+
+        orphans = jobs.fail_unfinished("the local stack stopped while this job was unfinished; its runner did not "
+                                       "survive the stop")
         self.snapshotter.flush()  # the first flush writes a fresh base: the journal starts empty
         self.snapshotter.start()
         self._start_pollers()
         self._start_http()
         logger.info("local stack started", extra={"url": self.url, "moto": endpoint, "restored": restored,
-                                                   "home": str(self.home)})
+                                                   "home": str(self.home), "jobs_failed_at_start": orphans})
 
     def _bootstrap_data(self) -> None:
         from chalicelib.services import auth

@@ -21,7 +21,7 @@ without a journal (with numbered object files), so they load as they are.
 
 What a crash (kill -9, power loss) can lose: the changes of the last `interval` seconds (the
 journal is fsynced at every flush; a torn last line is ignored), plus queued SQS messages and
-running jobs, which are not persisted at all.
+running jobs, which are not persisted at all (the next start fails the jobs left unfinished).
 """
 from __future__ import annotations
 

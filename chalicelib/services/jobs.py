@@ -11,6 +11,7 @@ from chalicelib.services.errors import Conflict
 from chalicelib.services.resources import get
 
 FINAL = ("successful", "failed", "canceled")
+UNFINISHED = ("new", "waiting", "running")
 #: seconds without a runner heartbeat before a job is declared lost; on AWS it must cover a
 #: Fargate task's start (image pull, ENI), which often takes a minute
 DEFAULT_HEARTBEAT = 180
@@ -95,3 +96,17 @@ def finish(job_id: int, state: str, reason: str = "", job_settings: dict | None 
             job["_expires"] = exp
 
     return mutate(job_id, change)
+
+
+def fail_unfinished(reason: str) -> list[int]:
+    """Fail every job that is not in a final state; returns their ids.
+
+    For a local stack that starts again: its executions, queued messages and runners did not
+    survive the stop, so nothing else would ever finish these jobs. Reads the state index, so
+    the cost grows with the unfinished jobs, not with all jobs.
+    """
+    resource = get("job")
+    ids = [rec["id"] for state in UNFINISHED for rec in store.scan_index(resource, "state", state)]
+    for job_id in ids:
+        finish(job_id, "failed", reason)
+    return ids

@@ -1,6 +1,8 @@
 """The local stack over real HTTP: what a user of `make dev` sees."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.localstack import RunningStack
@@ -78,5 +80,28 @@ def test_records_survive_a_restart(tmp_path):
         assert r.json()["name"] == "survivors"
         created = second.http("POST", "/api/system/team/", json={"name": "after restart"}).json()
         assert created["id"] > team["id"]
+    finally:
+        assert second.stop() == 0
+
+
+def test_a_job_running_when_the_stack_stops_is_failed_with_the_reason_at_the_next_start(tmp_path):
+    first = RunningStack(tmp_path / "home").start()
+    try:
+        r = first.http("POST", "/api/job/job/", json={
+            "module": "command", "arguments": "sleep 300",
+            "inventory_str": "localhost ansible_connection=local"})
+        assert r.status_code == 201, r.text
+        job = first.wait_job(r.json()["id"], states=("running",), timeout=60)
+        assert job["state"] == "running"
+        runner_pid = int((first.home / "runners" / f"job-{job['id']}.pid").read_text())
+    finally:
+        assert first.stop() == 0
+    with pytest.raises(ProcessLookupError):  # the stop took the runner with it
+        os.kill(runner_pid, 0)
+    second = RunningStack(tmp_path / "home").start()
+    try:
+        after = second.http("GET", f"/api/job/job/{job['id']}/").json()
+        assert after["state"] == "failed"
+        assert "local stack stopped" in after["reason"]
     finally:
         assert second.stop() == 0
