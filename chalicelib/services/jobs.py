@@ -66,9 +66,9 @@ def iso(moment: float) -> str:
     return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def running(job: dict, now: float | None = None) -> None:
+def running(job: dict) -> None:
     """Mark a job as started by its runner (spec `start_time`, AWX `started`)."""
-    now = time.time() if now is None else now
+    now = time.time()
     job.update(state="running", start_time=int(now), started=iso(now))
 
 

@@ -48,7 +48,7 @@ def start(job: dict) -> dict:
     # The execution's ARN is known before it starts; recording it first means no write of ours
     # races the dispatcher, which may claim the job as soon as the execution exists.
     arn = machine.replace(":stateMachine:", ":execution:", 1) + ":" + name
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:  # the settings are read meanwhile
         steps = [pool.submit(store.create, get("job_log"), {"job": job["id"], "ctime": int(time.time())}),
                  pool.submit(joblogs.create_stream, job["id"]),
                  pool.submit(jobs.mutate, job["id"], lambda j: j.update(execution_arn=arn), current=job)]
