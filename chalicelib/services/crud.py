@@ -155,12 +155,10 @@ def _list_restricted(principal: rbac.Principal, resource: Resource, q: ListQuery
     if access.kind == "superuser":
         raise PermissionDenied("Only superusers may list these.")
     if access.kind == "protected":
-        ids = rbac.readable_ids(principal, resource.family)
-        found = store.batch_get((resource.family, i) for i in ids)
-        return _in_memory_page(resource, found.values(), q)
+        return _in_memory_page(resource, rbac.readable_records(principal, resource), q)
     # parent: the union of the index partitions of the parents the caller may read
     parent = get_resource(access.parent_family)
-    if parent.access.kind == "protected":
+    if parent.access.kind == "protected" and not parent.access.parent_field:
         parents = set(rbac.readable_ids(principal, parent.family))
     else:
         parents = {r["id"] for r in _visible_rows(principal, parent)}

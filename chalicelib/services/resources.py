@@ -23,7 +23,8 @@ class Access:
     kinds:
       * ``open``: every authenticated user reads; superusers write (system catalogues).
       * ``superuser``: superusers only (users).
-      * ``protected``: per-object grants to users and teams (credentials, inventories, ...).
+      * ``protected``: per-object grants to users and teams (credentials, inventories, ...);
+        with `readable_via`, readers of the record that a field names read this one too.
       * ``parent``: follows the permission on the record named by `parent_field` (hosts follow
         their inventory, grants follow the object they grant on).
     """
@@ -43,8 +44,11 @@ class Access:
         return cls("superuser")
 
     @classmethod
-    def protected(cls) -> "Access":
-        return cls("protected")
+    def protected(cls, readable_via: tuple[str, str] | None = None) -> "Access":
+        """`readable_via=(field, family)`: whoever may read the record of protected `family` named
+        by `field` may read this one (AWX: who can read a job template sees its jobs)."""
+        field_name, family = readable_via or ("", "")
+        return cls("protected", field_name, family)
 
     @classmethod
     def parent(cls, field_name: str, family: str, write_level: str = "write") -> "Access":

@@ -52,7 +52,7 @@ JOBS = register(Resource(
     family="job", path="/api/job/job", title="Jobs",
     description="Runs of playbooks, ad-hoc commands and syncs. POST creates an ad-hoc command (module + arguments) "
                 "or a template-less playbook run; jobs are never edited.",
-    access=Access.protected(), updatable=False,
+    access=Access.protected(readable_via=("template", "template")), updatable=False,
     fields=[
         *run_options(),
         Str("module", max_length=128, description="Ad-hoc module (from /api/system/system/module/)."),
