@@ -72,12 +72,11 @@ class RunningStack:
         code, self.proc = self.proc.returncode, None
         return code
 
-    def wait_job(self, job_id: int, timeout: float = 180, states=("successful", "failed", "canceled"),
-                 max_pause: float = 0.5) -> dict:
+    def wait_job(self, job_id: int, timeout: float = 180, states=("successful", "failed", "canceled")) -> dict:
         """Poll a job until it reaches one of `states`; returns the job.
 
-        Polls every 50 ms at first and backs off to `max_pause`, so a long job is not slowed down
-        by the API requests of its own observer."""
+        Polls every 50 ms at first and backs off to 0.5 s, so a long job is not slowed down by
+        the API requests of its own observer."""
         deadline = time.monotonic() + timeout
         pause = 0.05
         while True:
@@ -85,7 +84,7 @@ class RunningStack:
             if job.get("state") in states or time.monotonic() > deadline:
                 return job
             time.sleep(pause)
-            pause = min(pause * 1.25, max_pause)
+            pause = min(pause * 1.25, 0.5)
 
     def http(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 60)

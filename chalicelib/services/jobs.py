@@ -86,8 +86,7 @@ def finish(job_id: int, state: str, reason: str = "", job_settings: dict | None 
         job["finish_time"] = now
         job["finished"] = iso(moment)
         started = job.get("started")
-        job["elapsed"] = round(moment - datetime.datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp(),
-                               3) if started else 0.0
+        job["elapsed"] = round(moment - datetime.datetime.fromisoformat(started).timestamp(), 3) if started else 0.0
         if not job.get("start_time"):
             job["start_time"] = now
         if reason:
