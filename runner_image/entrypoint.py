@@ -1,31 +1,39 @@
 """The runner: `python -m runner_image.entrypoint <job id>`.
 
 The same code is the ECS Fargate container's entrypoint on AWS and a subprocess in the local
-stack. It loads the job, proves it is alive to Step Functions (heartbeats), prepares what the
-job needs (credentials decrypted, project checked out, inventory rendered), runs ansible through
-`opsgrat_runner.execute`, streams events to CloudWatch Logs while it runs, archives output to S3,
-stores per-host summaries, and reports the result with the execution's task token.
+stack. This is the privileged part of a job (architecture brief, "Trust boundaries"): it loads
+the job, proves it is alive to Step Functions (heartbeats), prepares what the job needs
+(credentials decrypted, project checked out, inventory rendered), and hands the run to the job
+zone: ansible in a sandbox, as an unprivileged user, with nothing of the platform
+(`opsgrat_runner.sandbox`, `opsgrat_runner.zone`). It streams the zone's events to CloudWatch Logs
+while it runs, archives output to S3, stores per-host summaries, and reports the result with the
+execution's task token.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
 from chalicelib import aws
 from chalicelib.services import catalog  # noqa: F401  (registers the resource families)
 from chalicelib.services import jobs, joblogs, store
+from chalicelib.services.catalog.template import RUN_OPTIONS
 from chalicelib.services.fields import load_mapping
+from chalicelib.services.jobs import JobKind, JobState
 from chalicelib.services.resources import get
+from runner_image.opsgrat_runner import workdir
+from runner_image.opsgrat_runner.execute import RunSpec
+from runner_image.opsgrat_runner.sandbox import Sandbox, SandboxUnavailable
+from runner_image.opsgrat_runner.workdir import JobDirs
+from runner_image.opsgrat_runner.zone import JobZone
 
 logger = Logger(service="opsgrat-runner")
 
@@ -34,6 +42,8 @@ _EVENT_KEYS = ("counter", "uuid", "parent_uuid", "event", "created", "stdout", "
 _DATA_KEYS = ("host", "remote_addr", "task", "task_action", "task_args", "play", "play_pattern", "role", "changed",
               "failed", "ignore_errors", "duration", "res")
 _MAX_RES_CHARS = 32_000
+#: seconds the job zone may overrun job_timeout (it stops itself at the timeout) before it is killed
+ZONE_GRACE = 10
 
 
 def compact(event: dict) -> dict:
@@ -147,23 +157,47 @@ class Heartbeat:
 
 
 class CancelWatch:
-    """`should_cancel` for ansible: the job's cancel flag (read at most once a second) or a lost heartbeat."""
+    """`should_cancel` for the job zone: a SIGTERM to the runner (the API's cancel on the local
+    stack, StopTask on ECS), the job's cancel flag (read every few seconds, for a cancel that
+    came before the runner could be signalled), or a heartbeat the state machine refused."""
+
+    POLL_SECONDS = 5.0
 
     def __init__(self, job_id: int, heartbeat: Heartbeat):
         self.job_id = job_id
         self.heartbeat = heartbeat
-        self._checked = 0.0
+        self.signalled = TERMINATED
+        self._checked = time.monotonic()
         self._canceled = False
 
     def __call__(self) -> bool:
-        if self.heartbeat.lost.is_set():
+        if self.heartbeat.lost.is_set() or self.signalled.is_set():
             return True
         now = time.monotonic()
-        if not self._canceled and now - self._checked >= 1.0:
+        if not self._canceled and now - self._checked >= self.POLL_SECONDS:
             self._checked = now
             job = store.get("job", self.job_id) or {}
             self._canceled = bool(job.get("cancel_requested"))
         return self._canceled
+
+
+#: set by SIGTERM: "stop now and say so" (the API's cancel on the local stack, StopTask on ECS)
+TERMINATED = threading.Event()
+
+
+def catch_sigterm() -> None:
+    """Take SIGTERM as a cancel from here on (the local backend calls this first thing)."""
+    signal.signal(signal.SIGTERM, lambda *_: TERMINATED.set())
+
+
+@dataclass
+class Outcome:
+    """How a job ended, as the runner reports it."""
+
+    state: JobState
+    reason: str = ""
+    summaries: list[dict] = field(default_factory=list)
+    revision: str = ""
 
 
 # ------------------------------------------------------------------ preparing a job
@@ -198,20 +232,39 @@ def _environment() -> dict[str, str]:
     return {row["name"]: str(row.get("value") or "") for row in store.scan_partition("environment_variable")}
 
 
-def _workdir(job_id: int, job_settings: dict) -> str:
-    workspace = str(job_settings.get("workspace") or "")
-    base = workspace if workspace and os.path.isdir(workspace) and os.access(workspace, os.W_OK) else None
-    return tempfile.mkdtemp(prefix=f"auto_job_{job_id}_", dir=base)
+def _machine_credential(job: dict) -> dict[str, str]:
+    """The job's machine credential, else its inventory's login credential (spec §3.5)."""
+    if job.get("credential"):
+        return _credential(job["credential"])
+    inventory = store.get("inventory", int(job["inventory"])) if job.get("inventory") else None
+    return _credential((inventory or {}).get("credential"))
 
 
-def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str,
-                     settings: dict) -> tuple[str, str, list, str]:
-    """Run a template job, template-less playbook or ad-hoc command. Returns (state, reason, summaries, revision)."""
-    from runner_image.opsgrat_runner.execute import RunSpec, run
+def _spec(job: dict, machine: dict, vault: dict, settings: dict, **resolved) -> RunSpec:
+    """The runner's RunSpec of a job: every run option as `RUN_OPTIONS` maps it, plus what the
+    runner resolved (checkout, inventory, decrypted credentials)."""
+    options = {option.spec: option.runner_value(job) for option in RUN_OPTIONS if option.spec}
+    return RunSpec(
+        kind="adhoc" if job.get("kind") == JobKind.ADHOC else "playbook",
+        module=job.get("module") or None, module_args=job.get("arguments") or "",
+        inventory_str=job.get("inventory_str") or None,
+        extravars=load_mapping(job.get("variables") or "", "variables"),
+        become_method=machine.get("become_method") or "", become_user=machine.get("become_user") or "",
+        become_password=machine.get("become_pass") or "", ssh_user=machine.get("user_name") or "",
+        ssh_password=machine.get("password") or "", ssh_private_key=machine.get("private_key") or "",
+        ssh_key_passphrase=machine.get("passphrase") or "", vault_password=vault.get("vault_password") or "",
+        vault_id=vault.get("vault_id") or "",
+        job_timeout=int(settings.get("job_timeout") or 0), idle_timeout=int(settings.get("idle_timeout") or 0),
+        **options, **resolved,
+    )
 
+
+def run_playbook_job(job: dict, stream: EventStream, should_cancel, dirs: JobDirs, zone: JobZone,
+                     settings: dict) -> Outcome:
+    """Run a template job, template-less playbook or ad-hoc command in the job zone."""
     marks = [("start", time.perf_counter())]
     if not job.get("inventory_str") and not job.get("inventory"):
-        return "failed", "the job has no inventory", [], ""
+        return Outcome(JobState.FAILED, "the job has no inventory")
     with ThreadPoolExecutor(max_workers=2) as pool:  # inventory and environment load while git checks out
         rendering = None
         if not job.get("inventory_str"):
@@ -219,57 +272,44 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, workdir: str
 
             rendering = pool.submit(render, int(job["inventory"]))
         environment = pool.submit(_environment)
-        machine = _credential(job.get("credential"))
+        machine = _machine_credential(job)
         vault = _credential(job.get("vault_credential"))
         revision = ""
         project_dir = None
-        if job.get("kind") != "adhoc":
+        if job.get("kind") != JobKind.ADHOC:
             project = store.get("project", int(job["project"])) if job.get("project") else None
             if project is None:
-                return "failed", "the job's project no longer exists", [], ""
-            project_dir = os.path.join(workdir, "project")
+                return Outcome(JobState.FAILED, "the job's project no longer exists")
+            project_dir = dirs.project
             revision = _checkout(project, project_dir, stream)
+        zone.sandbox.hand_over(dirs.project)
         marks.append(("checkout", time.perf_counter()))
         inventory = rendering.result() if rendering else None
         env = environment.result()
         marks.append(("inventory", time.perf_counter()))
-    spec = RunSpec(
-        kind="adhoc" if job.get("kind") == "adhoc" else "playbook",
-        project_dir=project_dir, playbook=job.get("playbook") or None,
-        module=job.get("module") or None, module_args=job.get("arguments") or "",
-        inventory=inventory, inventory_str=job.get("inventory_str") or None,
-        extravars=load_mapping(job.get("variables") or "", "variables"),
-        limit=job.get("limit") or "", tags=job.get("tags") or "", skip_tags=job.get("skip_tags") or "",
-        job_type=job.get("job_type") or "run", verbosity=int(job.get("verbosity") or 0), forks=int(job.get("forks") or 0),
-        diff_mode=bool(job.get("diff_mode")), become_enabled=bool(job.get("become_enabled")),
-        become_method=machine.get("become_method") or "", become_user=machine.get("become_user") or "",
-        become_password=machine.get("become_pass") or "", force_handlers=bool(job.get("force_handlers")),
-        start_at_task=job.get("start_at_task") or "", ssh_user=machine.get("user_name") or "",
-        ssh_password=machine.get("password") or "", ssh_private_key=machine.get("private_key") or "",
-        ssh_key_passphrase=machine.get("passphrase") or "", vault_password=vault.get("vault_password") or "",
-        vault_id=vault.get("vault_id") or "", env=env,
-        job_timeout=int(settings.get("job_timeout") or 0), idle_timeout=int(settings.get("idle_timeout") or 0),
-    )
-    result = run(spec, on_event=stream.add, should_cancel=should_cancel)
+    spec = _spec(job, machine, vault, settings, project_dir=project_dir, inventory=inventory, env=env,
+                 workdir=dirs.zone)
+    timeout = spec.job_timeout
+    deadline = time.monotonic() + timeout + ZONE_GRACE if timeout else None
+    result = zone.run(spec, on_event=stream.add, should_cancel=should_cancel, deadline=deadline)
     marks.append(("ansible", time.perf_counter()))
     logger.info("job phases", extra={"job_id": job["id"], **{name: round(t - prev, 3) for (_, prev), (name, t)
                                                                in zip(marks, marks[1:])}})
     # a timeout is a failed job whose reason says which timeout (RunResult.error)
-    state = {"timeout": "failed"}.get(result.status, result.status)
-    reason = "canceled by a user" if result.status == "canceled" else result.error
-    return state, reason, [s.to_dict() for s in result.host_summaries], revision
+    state = JobState.FAILED if result.status == "timeout" else JobState(result.status)
+    reason = "canceled by a user" if state == JobState.CANCELED else result.error
+    return Outcome(state, reason, [s.to_dict() for s in result.host_summaries], revision)
 
 
-def sync_project(job: dict, stream: EventStream, workdir: str) -> tuple[str, str, list, str]:
+def sync_project(job: dict, stream: EventStream, dirs: JobDirs) -> Outcome:
     from runner_image.opsgrat_runner.git import find_playbooks
 
     projects = get("project")
     project = store.get("project", int(job["project"]))
     if project is None:
-        return "failed", "the project no longer exists", [], ""
-    dest = os.path.join(workdir, "project")
-    revision = _checkout(project, dest, stream)
-    playbooks = find_playbooks(dest)
+        return Outcome(JobState.FAILED, "the project no longer exists")
+    revision = _checkout(project, dirs.project, stream)
+    playbooks = find_playbooks(dirs.project)
     stream.note(f"Found {len(playbooks)} playbook(s): {', '.join(playbooks)}")
     for _ in range(10):
         current = store.get("project", project["id"])
@@ -281,29 +321,29 @@ def sync_project(job: dict, stream: EventStream, workdir: str) -> tuple[str, str
             break
         except Exception:  # noqa: BLE001 - a concurrent edit: read again
             time.sleep(0.1)
-    return "successful", "", [], revision
+    return Outcome(JobState.SUCCESSFUL, revision=revision)
 
 
-def sync_host_source(job: dict, stream: EventStream, workdir: str) -> tuple[str, str, list, str]:
+def sync_host_source(job: dict, stream: EventStream, dirs: JobDirs) -> Outcome:
     from chalicelib.services import host_sources
 
     source = store.get("host_source", int(job["host_source"]))
     if source is None:
-        return "failed", "the host source no longer exists", [], ""
+        return Outcome(JobState.FAILED, "the host source no longer exists")
     revision = ""
     project_dir = None
     if source.get("source_type") == "file":
         project = store.get("project", int(source["project"])) if source.get("project") else None
         if project is None:
-            return "failed", "the host source's project no longer exists", [], ""
-        project_dir = os.path.join(workdir, "project")
+            return Outcome(JobState.FAILED, "the host source's project no longer exists")
+        project_dir = dirs.project
         revision = _checkout(project, project_dir, stream)
     try:
         outcome = host_sources.sync(source["id"], project_dir=project_dir)
     except host_sources.SourceError as exc:
-        return "failed", f"host source sync failed: {exc.detail}", [], revision
+        return Outcome(JobState.FAILED, f"host source sync failed: {exc.detail}", revision=revision)
     stream.note(f"Imported from the {source.get('source_type')} source: {json.dumps(outcome, default=str)}")
-    return "successful", "", [], revision
+    return Outcome(JobState.SUCCESSFUL, revision=revision)
 
 
 # ------------------------------------------------------------------ the run
@@ -337,53 +377,69 @@ def warm_up() -> None:
     store.warm_up()
 
 
+def _run(job: dict, stream: EventStream, should_cancel: CancelWatch, settings: dict) -> Outcome:
+    """Prepare the job's directories and sandbox, run the job by its kind, remove what it left."""
+    kind = job.get("kind")
+    dirs = workdir.create(job["id"], settings.get("workspace"))
+    zone = None
+    try:
+        if kind == JobKind.PROJECT_UPDATE:
+            return sync_project(job, stream, dirs)
+        if kind == JobKind.INVENTORY_UPDATE:
+            return sync_host_source(job, stream, dirs)
+        try:
+            sandbox = Sandbox.from_environment()
+        except SandboxUnavailable as exc:
+            return Outcome(JobState.FAILED, f"job isolation is not available on this runner: {exc}")
+        sandbox.hand_over(dirs.zone)
+        zone = JobZone(sandbox, dirs).start()  # its interpreter starts while the project checks out
+        return run_playbook_job(job, stream, should_cancel, dirs, zone, settings)
+    finally:
+        if zone is not None:
+            zone.close()
+        workdir.remove(dirs)
+
+
 def main(argv: list[str]) -> int:
+    catch_sigterm()
     job_id = int(argv[1])
     job = store.get("job", job_id)
     if job is None:
         logger.error("no such job", extra={"job_id": job_id})
         return 2
     heartbeat = Heartbeat(job.get("task_token"), jobs.heartbeat_seconds() / 3).start()
+    should_cancel = CancelWatch(job_id, heartbeat)
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(jobs.settings)  # read once: workspace, timeouts and keep_days
         job = _start(job)
         settings = reading.result()
-    if job is None or job.get("state") != "running":
-        final = jobs.finish(job_id, "canceled", "canceled before it started") if job else None
+    if job is None or job.get("state") != JobState.RUNNING:
+        final = jobs.finish(job_id, JobState.CANCELED, "canceled before it started") if job else None
         heartbeat.stop()
-        heartbeat.report(job_id, (final or {}).get("state", "canceled"))
+        heartbeat.report(job_id, (final or {}).get("state", JobState.CANCELED))
         return 0
     stream = EventStream(job_id)
-    workdir = _workdir(job_id, settings)
-    should_cancel = CancelWatch(job_id, heartbeat)
     try:
-        kind = job.get("kind")
-        if kind == "project_update":
-            state, reason, summaries, revision = sync_project(job, stream, workdir)
-        elif kind == "inventory_update":
-            state, reason, summaries, revision = sync_host_source(job, stream, workdir)
-        else:
-            state, reason, summaries, revision = run_playbook_job(job, stream, should_cancel, workdir, settings)
+        outcome = _run(job, stream, should_cancel, settings)
     except Exception as exc:  # noqa: BLE001 - any failure becomes a failed job with its reason
         logger.exception("job failed in the runner", extra={"job_id": job_id})
-        state, reason, summaries, revision = "failed", f"{type(exc).__name__}: {exc}", [], ""
-        stream.note("ERROR: " + reason)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if heartbeat.lost.is_set() and state != "successful":
-        reason = reason or "the state machine gave up on this job (timeout or lost heartbeat)"
-    if reason and state == "failed":
-        stream.note(f"Job failed: {reason}")
+        outcome = Outcome(JobState.FAILED, f"{type(exc).__name__}: {exc}")
+        stream.note("ERROR: " + outcome.reason)
+    if heartbeat.lost.is_set() and outcome.state != JobState.SUCCESSFUL:
+        outcome.reason = outcome.reason or "the state machine gave up on this job (timeout or lost heartbeat)"
+    if outcome.reason and outcome.state == JobState.FAILED:
+        stream.note(f"Job failed: {outcome.reason}")
     stream.close()
     with ThreadPoolExecutor(max_workers=2) as pool:  # both must be stored before the final state
         archived = pool.submit(joblogs.archive, job_id, joblogs.join_stdout(stream.events), stream.events)
-        stored = pool.submit(_store_summaries, job_id, summaries, jobs.expiry(int(time.time()), settings))
+        stored = pool.submit(_store_summaries, job_id, outcome.summaries, jobs.expiry(int(time.time()), settings))
         archived.result()
         stored.result()
-    final = jobs.finish(job_id, state, reason, settings, revision=revision) or store.get("job", job_id) or {}
+    final = jobs.finish(job_id, outcome.state, outcome.reason, settings, revision=outcome.revision) \
+        or store.get("job", job_id) or {}
     heartbeat.stop()
-    heartbeat.report(job_id, final.get("state", state))
-    logger.info("job finished", extra={"job_id": job_id, "state": final.get("state", state)})
+    heartbeat.report(job_id, final.get("state", outcome.state))
+    logger.info("job finished", extra={"job_id": job_id, "state": final.get("state", outcome.state)})
     return 0
 
 

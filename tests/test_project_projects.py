@@ -91,11 +91,15 @@ def test_playbooks_endpoint_returns_the_list_recorded_by_a_sync(api):
     assert api.get(f"{URL}{pid}/").data["revision"] == "9f8e"
 
 
-def test_attaching_a_credential_needs_read_on_it(api, make_user, git_login):
+def test_attaching_a_credential_needs_execute_on_it_read_is_not_enough(api, make_user, git_login):
     user, as_user = make_user()
+    assert as_user.post(URL, project(credential=git_login)).status_code == 403
+    grants = "/api/project/credential/authorized/users/"
+    api.post(grants, {"username": user["id"], "data": git_login, "permission": "read"})
     r = as_user.post(URL, project(credential=git_login))
-    assert r.status_code == 403
-    api.post("/api/project/credential/authorized/users/", {"username": user["id"], "data": git_login, "permission": "read"})
+    assert r.status_code == 403 and "execute" in r.data["detail"]
+    grant = api.get(f"{grants}?data={git_login}&username={user['id']}").data["results"][0]
+    api.patch(f"{grants}{grant['id']}/", {"permission": "execute"})
     assert as_user.post(URL, project(credential=git_login)).status_code == 201
 
 

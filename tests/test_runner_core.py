@@ -450,7 +450,7 @@ def test_key_file_is_private_during_the_run_and_removed_after(project, sshd, tmp
     modes: set[int] = set()
 
     def on_event(event: dict) -> None:
-        for path in glob.glob(str(tmp_path / "opsgrat-job-*" / "keys" / "*")):
+        for path in glob.glob(str(tmp_path / "opsgrat-run-*" / "keys" / "*")):
             modes.add(stat.S_IMODE(os.stat(path).st_mode))
 
     result = run(RunSpec(project_dir=project, playbook="site.yml", inventory=sshd.inventory(), ssh_user=sshd.user,

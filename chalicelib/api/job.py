@@ -12,7 +12,15 @@ from chalicelib.services.errors import ValidationError
 
 bp = Blueprint(__name__)
 
-expose(bp, job_catalog.JOBS)
+
+
+def _launch(request, principal):
+    """POST on the jobs collection: an ad-hoc command or a template-less playbook run."""
+    data = crud.clean(principal, job_catalog.JOBS, parse_body(request))
+    return crud.serialize(job_catalog.JOBS, launch.launch_command(principal, data)), 201
+
+
+expose(bp, job_catalog.JOBS, create=_launch)
 expose(bp, job_catalog.JOB_LOGS)
 
 

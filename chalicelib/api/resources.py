@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.http import endpoint, page, parse_body, query_params
+from chalicelib.api.http import Handler, endpoint, page, parse_body, query_params
 from chalicelib.services import crud
 from chalicelib.services.resources import Resource
 
@@ -47,10 +47,11 @@ def retrieve_view(resource: Resource):
     return retrieve
 
 
-def expose(bp: Blueprint, resource: Resource) -> None:
-    """Register `<path>/` and `<path>/{id}/` for a resource on a blueprint."""
+def expose(bp: Blueprint, resource: Resource, create: Handler | None = None) -> None:
+    """Register `<path>/` and `<path>/{id}/` for a resource on a blueprint. `create` replaces the
+    generic POST for families whose records a service creates (jobs are launched, not stored)."""
 
-    def create(request, principal):
+    def generic_create(request, principal):
         return crud.create(principal, resource, parse_body(request)), 201
 
     def bulk_delete(request, principal):
@@ -70,7 +71,7 @@ def expose(bp: Blueprint, resource: Resource) -> None:
     collection = {"GET": list_view(resource)}
     item = {"GET": retrieve_view(resource)}
     if not resource.read_only:
-        collection.update({"POST": create, "DELETE": bulk_delete})
+        collection.update({"POST": create or generic_create, "DELETE": bulk_delete})
         item["DELETE"] = delete
         if resource.updatable:
             item.update({"PUT": put, "PATCH": patch})

@@ -7,17 +7,18 @@ from chalice import Blueprint
 from chalicelib.api.http import endpoint
 from chalicelib.services import crud, launch
 from chalicelib.services.catalog import job as job_catalog
+from chalicelib.services.jobs import JobKind
 
 bp = Blueprint(__name__)
 
 
 def _project_sync(request, principal, id):
-    job = launch.launch_sync(principal, "project_update", "project", id)
+    job = launch.launch_sync(principal, JobKind.PROJECT_UPDATE, id)
     return crud.serialize(job_catalog.JOBS, job), 201
 
 
 def _source_sync(request, principal, id):
-    job = launch.launch_sync(principal, "inventory_update", "host_source", id)
+    job = launch.launch_sync(principal, JobKind.INVENTORY_UPDATE, id)
     return crud.serialize(job_catalog.JOBS, job), 201
 
 

@@ -19,6 +19,8 @@ and the change tracking that its persistence needs to stay cheap.
    through `put_item`/`update_item`/`delete_item`, and CopyObject, multipart completion and
    DeleteObjects through `put_object`/`delete_object`, so those are the methods watched.
    Callbacks run inside the write lock: they must be quick and must not wait on other threads.
+4. **Step Functions calls back with the stack's key.** Its interpreter's clients use a fixed
+   access key; the local stack's moto server admits only its own (`use_credentials`).
 
 `apply()` is idempotent; the local stack calls it before moto starts and the tests call it
 around their in-process mock, so both run the same code.
@@ -179,3 +181,28 @@ def _restore(backend: DynamoDBBackend, saved: list[tuple[str, dict, dict | None]
                 backend.delete_item(table_name, key)
         else:
             backend.put_item(table_name, attributes)
+
+
+class _CredentialedBoto3:
+    """Stands in for `boto3` in moto's Step Functions interpreter, whose clients call the moto
+    server back with the fixed key "ak": behind the local stack's key gate they must carry the
+    stack's key (`chalicelib.local.moto_server`)."""
+
+    def __init__(self, key_id: str, secret: str):
+        import boto3
+
+        self._boto3 = boto3
+        self._key = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+
+    def client(self, *args, **kwargs):
+        return self._boto3.client(*args, **{**kwargs, **self._key})
+
+    def __getattr__(self, name: str):
+        return getattr(self._boto3, name)
+
+
+def use_credentials(key_id: str, secret: str) -> None:
+    """Make moto's Step Functions interpreter call services with this key."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    boto_client.boto3 = _CredentialedBoto3(key_id, secret)

@@ -29,6 +29,7 @@ class LocalStack:
         self._moto = None
         self.snapshotter = None
         self.admin_token: str | None = None
+        self.runners = None
 
     @property
     def url(self) -> str:
@@ -39,7 +40,9 @@ class LocalStack:
         self.home.mkdir(parents=True, exist_ok=True)
         os.environ["OPSGRAT_HOME"] = str(self.home)
         self._moto, endpoint = moto_server.start()
-        os.environ.setdefault("OPSGRAT_RUNNER_BACKEND", "local")
+        from chalicelib.local import runners as local_runners
+
+        self.runners = local_runners.install(self.home)
         # local runners start in well under a second, but 50 jobs on two cores slow everything down
         os.environ.setdefault("OPSGRAT_HEARTBEAT_SECONDS", "60")
         os.environ["OPSGRAT_API_URL"] = self.url
@@ -109,9 +112,8 @@ class LocalStack:
             self._http.server.server_close()
         for poller in self.pollers:
             poller.stop()
-        from chalicelib.services import runners
-
-        runners.stop_local_runners()
+        if self.runners is not None:
+            self.runners.stop_all()
         for poller in self.pollers:
             poller.join(timeout=10)
         if self.snapshotter is not None:

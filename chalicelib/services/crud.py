@@ -292,11 +292,21 @@ def _clean(principal: rbac.Principal, resource: Resource, payload: dict, existin
         value = f.parse(raw)
         if f.required and value in (None, "") and not getattr(f, "blank", False):
             raise ValidationError(f.name, "This field is required.")
-        if isinstance(f, Ref):
-            value = _check_ref(principal, f, value)
+        if isinstance(f, Ref) and (existing is None or existing.get(f.name) != value):
+            value = _check_ref(principal, f, value)  # an unchanged reference needs no new check
+            if f.needs == "execute":
+                # who vouches for using it: a launcher with only execute on this record uses it
+                # on their behalf, while they keep their use grant (services.launch)
+                data["attached_by"] = {**(data.get("attached_by") or {}), f.name: principal.id}
         data[f.name] = value
         changed.add(f.name)
     return data, changed
+
+
+def clean(principal: rbac.Principal, resource: Resource, payload: dict) -> dict:
+    """A new record's fields parsed from a client payload (references checked), not stored:
+    for families whose records another service creates (jobs: `services.launch`)."""
+    return _clean(principal, resource, payload, None, partial=False)[0]
 
 
 def _seal_secrets(resource: Resource, data: dict, changed: set[str]) -> None:

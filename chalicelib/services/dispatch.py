@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import aws
 from chalicelib.services import jobs, joblogs, runners, store
+from chalicelib.services.jobs import JobState
 
 logger = Logger(service="opsgrat-dispatch")
 
@@ -42,7 +43,7 @@ def begin(job_id: int, task_token: str) -> None:
     def claim(job: dict):
         if job.get("state") in jobs.FINAL or job.get("cancel_requested") or job.get("runner_id"):
             return False
-        job.update(state="waiting", task_token=task_token, runner_id="pending")
+        job.update(state=JobState.WAITING, task_token=task_token, runner_id=runners.PENDING)
         starting["go"] = True
 
     job = jobs.mutate(job_id, claim)
@@ -54,10 +55,10 @@ def begin(job_id: int, task_token: str) -> None:
         runner_id = runners.start(job_id)
     except Exception as exc:  # noqa: BLE001 - the job must not stay "waiting" forever
         logger.exception("runner did not start", extra={"job_id": job_id})
-        jobs.finish(job_id, "failed", f"the runner could not be started: {exc}")
-        _send_success(task_token, job_id, "failed")
+        jobs.finish(job_id, JobState.FAILED, f"the runner could not be started: {exc}")
+        _send_success(task_token, job_id, JobState.FAILED)
         return
-    jobs.mutate(job_id, lambda j: j.update(runner_id=runner_id) if j.get("runner_id") == "pending" else False,
+    jobs.mutate(job_id, lambda j: j.update(runner_id=runner_id) if j.get("runner_id") == runners.PENDING else False,
                 current=job)
     _heartbeat(task_token)  # the runner's own beats take over once it has started
     logger.info("runner started", extra={"job_id": job_id, "runner_id": runner_id})
@@ -78,8 +79,9 @@ def execution_failed(job_id: int, error: dict) -> None:
         reason = f"runner lost: no heartbeat for {jobs.heartbeat_seconds()} s"
     else:
         reason = f"execution failed: {code or 'unknown error'}"
+    # the final state first: a runner told to stop may still report, and must find the job failed
+    jobs.finish(job_id, JobState.FAILED, reason)
     runners.stop(job.get("runner_id", ""))
-    jobs.finish(job_id, "failed", reason)
     try:
         joblogs.put_events(job_id, [{"counter": 10**9, "event": "error", "stdout": f"ERROR: {reason}"}])
     except Exception:  # noqa: BLE001 - the job state above is what matters

@@ -7,6 +7,7 @@ what it looks like in OpenAPI, and knows whether it is read-only or secret. Ever
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -288,3 +289,18 @@ class Label:
 
     def openapi(self) -> dict:
         return {"type": ["string", "null"], "readOnly": True}
+
+
+@dataclass
+class RelativePath(Str):
+    """A path inside a project checkout (playbooks, inventory files): relative, with no `..`
+    step and no NUL, so that it cannot name a file outside the checkout. Stored normalized."""
+
+    def parse(self, value: Any) -> Any:
+        value = super().parse(value)
+        if not value:
+            return value
+        path = value.replace("\\", "/")
+        if "\x00" in path or path.startswith("/") or ".." in path.split("/"):
+            raise self.fail(f'"{value}" must be a relative path inside the project (no leading / and no ..)')
+        return posixpath.normpath(path)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import random
 import time
 from typing import Callable
@@ -10,8 +11,44 @@ from chalicelib.services import store
 from chalicelib.services.errors import Conflict
 from chalicelib.services.resources import get
 
-FINAL = ("successful", "failed", "canceled")
-UNFINISHED = ("new", "waiting", "running")
+
+
+class JobState(enum.StrEnum):
+    """The life of a job: new -> waiting (a runner is starting) -> running -> one final state.
+
+    A StrEnum: members are the strings stored in DynamoDB and shown by the API, so a stored
+    value compares (and hashes) equal to its member."""
+
+    NEW = "new"
+    WAITING = "waiting"
+    RUNNING = "running"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL
+
+
+class JobKind(enum.StrEnum):
+    """What a job runs: a template's playbook, an ad-hoc command, or a sync."""
+
+    JOB = "job"
+    ADHOC = "adhoc"
+    PROJECT_UPDATE = "project_update"
+    INVENTORY_UPDATE = "inventory_update"
+
+
+KIND_LABELS = {JobKind.JOB: "Automation job", JobKind.ADHOC: "Command",
+               JobKind.PROJECT_UPDATE: "Project sync", JobKind.INVENTORY_UPDATE: "Inventory sync"}
+
+FINAL = frozenset({JobState.SUCCESSFUL, JobState.FAILED, JobState.CANCELED})
+UNFINISHED = (JobState.NEW, JobState.WAITING, JobState.RUNNING)
 #: seconds without a runner heartbeat before a job is declared lost; on AWS it must cover a
 #: Fargate task's start (image pull, ENI), which often takes a minute
 DEFAULT_HEARTBEAT = 180
@@ -69,10 +106,10 @@ def iso(moment: float) -> str:
 def running(job: dict) -> None:
     """Mark a job as started by its runner (spec `start_time`, AWX `started`)."""
     now = time.time()
-    job.update(state="running", start_time=int(now), started=iso(now))
+    job.update(state=JobState.RUNNING, start_time=int(now), started=iso(now))
 
 
-def finish(job_id: int, state: str, reason: str = "", job_settings: dict | None = None, **fields) -> dict | None:
+def finish(job_id: int, state: JobState, reason: str = "", job_settings: dict | None = None, **fields) -> dict | None:
     """Move a job to a final state once; later calls (a late runner, a late timeout) change nothing."""
     moment = time.time()
     now = int(moment)
@@ -107,5 +144,5 @@ def fail_unfinished(reason: str) -> list[int]:
     resource = get("job")
     ids = [rec["id"] for state in UNFINISHED for rec in store.scan_index(resource, "state", state)]
     for job_id in ids:
-        finish(job_id, "failed", reason)
+        finish(job_id, JobState.FAILED, reason)
     return ids

@@ -1,8 +1,20 @@
-"""Starting, relaunching and canceling jobs.
+"""The one door through which every job is created: template runs, ad-hoc commands, template-less
+playbook runs, project and host source syncs, relaunches (and, as they land, workflow nodes and
+schedules).
 
-Every kind of job takes the same path: a job record (state `new`), its log row and log stream,
-then one execution of the `RunJob` state machine, which hands the job to the dispatch queue and
-waits for the runner's task token (architecture brief, "Flow of one job").
+Whoever asks, a launch is a `JobRequest` passed to `launch()`, which
+  1. checks that the launcher may use everything the job will use (`authorize`): `execute` on
+     the template, and "use" (`execute`) on every inventory, project, credential and host source
+     the job reaches, checked now (a grant may have been withdrawn since the template was saved);
+  2. stores the job (state `new`) and gives the launcher admin on it;
+  3. creates its log row and stream and starts one execution of the `RunJob` state machine, which
+     hands the job to the dispatch queue and waits for the runner's task token (architecture
+     brief, "Flow of one job").
+
+"Use" may come from the launcher's own grant or be vouched for: an object attached to a template
+(or project, inventory, host source) records who attached it (`attached_by`), and someone who
+may only execute the template runs it with what its editor attached, as long as that editor still
+holds use on it. Withdraw the editor's grant and the template stops running with that object.
 """
 from __future__ import annotations
 
@@ -10,24 +22,53 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import yaml
 
 from chalicelib import aws, config
 from chalicelib.services import jobs, joblogs, rbac, store
+from chalicelib.services.catalog.template import RUN_OPTIONS
 from chalicelib.services.errors import PermissionDenied, ValidationError
 from chalicelib.services.fields import load_mapping
+from chalicelib.services.jobs import JobKind, JobState
 from chalicelib.services.resources import LEVELS, get
 
-#: fields a job copies from its template (and a relaunch from its job)
-RUN_FIELDS = ("job_type", "inventory", "project", "playbook", "credential", "vault_credential", "forks", "limit",
-              "tags", "skip_tags", "verbosity", "variables", "become_enabled", "diff_mode", "force_handlers",
-              "start_at_task", "module", "arguments", "inventory_str", "template", "kind", "host_source")
-#: what `POST /api/template/template/run/` may override
-OVERRIDES = ("variables", "inventory_str", "limit", "tags", "skip_tags", "job_type", "verbosity")
+#: fields of a job that are not template options: what an ad-hoc command or a sync runs
+JOB_ONLY_FIELDS = ("module", "arguments", "inventory_str", "template", "kind", "host_source", "attached_by")
+#: what a job copies from its template, and a relaunch from its job
+RUN_FIELDS = tuple(option.name for option in RUN_OPTIONS) + JOB_ONLY_FIELDS
+#: the job's references to objects it uses, and their families
+JOB_REFS = (("inventory", "inventory"), ("project", "project"), ("credential", "credential"),
+            ("vault_credential", "credential"))
+#: what `POST /api/template/template/run/` may set
+ON_LAUNCH = tuple(option.name for option in RUN_OPTIONS if option.on_launch) + ("inventory_str",)
 #: seconds the state machine waits beyond job_timeout before it declares the runner lost
 TIMEOUT_GRACE = 30
 NO_TIMEOUT = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Use:
+    """One object a job uses, and who vouches for its use besides the launcher."""
+
+    field: str
+    family: str
+    id: int
+    #: the user who attached it to the template/project/inventory/source the job comes from
+    voucher: int | None = None
+
+
+@dataclass
+class JobRequest:
+    """A job to create: its kind, its fields, and where they came from."""
+
+    kind: JobKind
+    fields: dict
+    #: the template it runs (the launcher needs execute on it)
+    template: dict | None = None
+    #: vouchers for the job's own Ref fields (from the template, or the relaunched job)
+    attached_by: dict = field(default_factory=dict)
 
 
 def state_machine_arn() -> str:
@@ -37,11 +78,78 @@ def state_machine_arn() -> str:
     return arn
 
 
-def start(job: dict) -> dict:
+# ---------------------------------------------------------------- who may use what
+
+
+def _voucher(rec: dict | None, field_name: str) -> int | None:
+    return ((rec or {}).get("attached_by") or {}).get(field_name)
+
+
+def uses(request: JobRequest) -> list[Use]:
+    """Every object the job will reach, with its voucher: the job's own refs, and the credentials
+    that its project, host source and (when the job has no machine credential of its own) its
+    inventory bring along."""
+    data = request.fields
+    out = [Use(name, family, int(data[name]), request.attached_by.get(name))
+           for name, family in JOB_REFS if data.get(name)]
+    carried = [("project", ("credential", "vault_credential")), ("host_source", ("credential",))]
+    if not data.get("credential") and request.kind in (JobKind.JOB, JobKind.ADHOC):
+        carried.append(("inventory", ("credential",)))
+    for carrier, refs in carried:
+        rec = store.get(carrier, int(data[carrier])) if data.get(carrier) else None
+        out.extend(Use(f"{carrier}.{ref}", "credential", int(rec[ref]), _voucher(rec, ref))
+                   for ref in refs if rec and rec.get(ref))
+    return out
+
+
+def authorize(principal: rbac.Principal, request: JobRequest) -> None:
+    """403 unless the launcher may start this job (see the module docstring)."""
+    if request.template is not None:
+        rbac.require(principal, get("template"), request.template, "execute")
+    if principal.is_superuser:
+        return
+    if request.fields.get("inventory_str"):
+        raise PermissionDenied("inventory_str: only superusers may run against an inline inventory; "
+                               "use an inventory you may execute")
+    principals: dict[int, rbac.Principal | None] = {principal.id: principal}
+    for use in uses(request):
+        if not _may_use(principals, principal.id, use) and not _may_use(principals, use.voucher, use):
+            raise PermissionDenied(f"{use.field}: you need execute (use) permission on {use.family} {use.id}")
+
+
+def _may_use(principals: dict[int, rbac.Principal | None], user_id: int | None, use: Use) -> bool:
+    if user_id is None:
+        return False
+    if user_id not in principals:
+        user = store.get("user", int(user_id))
+        principals[user_id] = rbac.Principal(user) if user and user.get("active", 1) else None
+    who = principals[user_id]
+    if who is None:
+        return False
+    rec = store.get(use.family, use.id)
+    if rec is None:
+        raise ValidationError(use.field, f"no {use.family} with id {use.id}")
+    return rbac.record_level(who, get(use.family), rec) >= LEVELS["execute"]
+
+
+# ---------------------------------------------------------------- the door
+
+
+def launch(principal: rbac.Principal, request: JobRequest) -> dict:
+    """Authorize, store and start one job; returns the stored job."""
+    authorize(principal, request)
+    data = {**request.fields, "kind": request.kind, "state": JobState.NEW, "ctime": int(time.time()),
+            "cuser": principal.id, "attached_by": dict(request.attached_by)}
+    job = store.create(get("job"), data)
+    rbac.grant_creator_admin(principal, "job", job["id"])
+    return _start(job)
+
+
+def _start(job: dict) -> dict:
     """Create the job's log row and stream, record its execution, then start the RunJob execution.
 
-    The four steps before the start are independent round trips, made side by side: launch
-    latency is what a user waits for on every run.
+    The steps before the start are independent round trips, made side by side: launch latency
+    is what a user waits for on every run.
     """
     machine = state_machine_arn()
     name = f"job-{job['id']}-{uuid.uuid4().hex[:8]}"
@@ -61,12 +169,7 @@ def start(job: dict) -> dict:
     return job
 
 
-def create_job(principal: rbac.Principal, data: dict) -> dict:
-    """Store a new job launched by `principal`, give them admin on it, and start it."""
-    data = {**data, "state": "new", "ctime": int(time.time()), "cuser": principal.id}
-    job = store.create(get("job"), data)
-    rbac.grant_creator_admin(principal, "job", job["id"])
-    return start(job)
+# ---------------------------------------------------------------- the kinds of launch
 
 
 def merge_variables(base: str, override) -> str:
@@ -81,10 +184,7 @@ def merge_variables(base: str, override) -> str:
 def find_template(payload: dict) -> dict:
     templates = get("template")
     if payload.get("id") not in (None, ""):
-        try:
-            template_id = int(payload["id"])
-        except (TypeError, ValueError):
-            raise ValidationError("id", "Expected the integer id of a template.") from None
+        template_id = _template_id(payload["id"])
     elif payload.get("name"):
         template_id = store.find_unique(templates, {"name": str(payload["name"])})
         if template_id is None:
@@ -97,13 +197,21 @@ def find_template(payload: dict) -> dict:
     return template
 
 
+def _template_id(value) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("id", "Expected the integer id of a template.")
+    return value
+
+
 def launch_template(principal: rbac.Principal, payload: dict) -> dict:
+    """`POST /api/template/template/run/`: the template's options, with the launch's overrides."""
     template = find_template(payload)
-    rbac.require(principal, get("template"), template, "execute")
     data = {name: template.get(name) for name in RUN_FIELDS if name in template}
-    data.update(template=template["id"], kind="job", module="", arguments="")
+    data.update(template=template["id"], module="", arguments="")
     job_fields = get("job").by_name
-    for name in OVERRIDES:
+    for name in ON_LAUNCH:
         if name in payload and name != "variables":
             data[name] = job_fields[name].parse(payload[name])
     data["variables"] = merge_variables(template.get("variables", ""), payload.get("variables"))
@@ -111,39 +219,56 @@ def launch_template(principal: rbac.Principal, payload: dict) -> dict:
         raise ValidationError("project", "the template has no project and playbook to run")
     if not data.get("inventory") and not data.get("inventory_str"):
         raise ValidationError("inventory", "the template has no inventory; give one, or an inventory_str")
-    return create_job(principal, data)
+    return launch(principal, JobRequest(JobKind.JOB, data, template=template,
+                                        attached_by=dict(template.get("attached_by") or {})))
 
 
-def launch_sync(principal: rbac.Principal, kind: str, family: str, record_id, **extra) -> dict:
-    """A project sync (`project_update`) or host source sync (`inventory_update`) job."""
-    resource = get(family)
+def launch_command(principal: rbac.Principal, data: dict) -> dict:
+    """`POST /api/job/job/`: an ad-hoc command (module + arguments) or a template-less playbook run.
+
+    `data` holds the job's fields as parsed by the job declaration; every object is used on the
+    launcher's own permissions (nothing vouches for it)."""
+    if data.get("module"):
+        modules = get("module")
+        if store.find_unique(modules, {"name": data["module"]}) is None:
+            raise ValidationError("module", f'"{data["module"]}" is not in the modules list (/api/system/system/module/)')
+        kind = JobKind.ADHOC
+        data["playbook"] = ""
+    elif data.get("project") and data.get("playbook"):
+        kind = JobKind.JOB
+    else:
+        raise ValidationError("module", "Give a module (ad-hoc command) or a project and playbook.")
+    if not data.get("inventory") and not data.get("inventory_str"):
+        raise ValidationError("inventory", "Give an inventory or an inventory_str.")
+    return launch(principal, JobRequest(kind, data))
+
+
+def launch_sync(principal: rbac.Principal, kind: JobKind, record_id) -> dict:
+    """A project sync (`project_update`, needs execute on the project) or a host source sync
+    (`inventory_update`, needs write on the source: it rewrites the inventory's hosts)."""
     from chalicelib.services import crud
 
+    family = "project" if kind == JobKind.PROJECT_UPDATE else "host_source"
+    resource = get(family)
     rec = crud.load(resource, record_id)
-    rbac.require(principal, resource, rec, "write" if family == "host_source" else "execute")
-    data = {"kind": kind, "job_type": "run", "verbosity": 0, "forks": 0, **extra}
+    rbac.require(principal, resource, rec, "execute" if family == "project" else "write")
+    data = {"job_type": "run", "verbosity": 0, "forks": 0}
     if family == "project":
         data["project"] = rec["id"]
-    else:
-        data.update(host_source=rec["id"], inventory=rec.get("inventory"), project=rec.get("project"))
-    return create_job(principal, data)
+        return launch(principal, JobRequest(kind, data))
+    data.update(host_source=rec["id"], inventory=rec.get("inventory"), project=rec.get("project"))
+    return launch(principal, JobRequest(kind, data, attached_by={"project": _voucher(rec, "project")}))
 
 
 def relaunch(principal: rbac.Principal, job_id, hosts: str = "all") -> dict:
+    """Run a job again with the options it ran with; `failed` limits it to the hosts that failed."""
     from chalicelib.services import crud
 
     job = crud.load(get("job"), job_id)
     rbac.require(principal, get("job"), job, "read")
     if hosts not in ("all", "failed"):
         raise ValidationError("hosts", 'must be "all" or "failed"')
-    if job.get("template"):
-        template = store.get("template", job["template"])
-        if template is not None:
-            rbac.require(principal, get("template"), template, "execute")
-    elif job.get("inventory") and not principal.is_superuser:
-        inventory = store.get("inventory", job["inventory"])
-        if inventory is None or rbac.record_level(principal, get("inventory"), inventory) < LEVELS["execute"]:
-            raise PermissionDenied("You need execute permission on the job's inventory.")
+    template = store.get("template", job["template"]) if job.get("template") else None
     data = {name: job.get(name) for name in RUN_FIELDS if name in job}
     data["relaunch_of"] = job["id"]
     if hosts == "failed":
@@ -154,12 +279,15 @@ def relaunch(principal: rbac.Principal, job_id, hosts: str = "all") -> dict:
         if not failed:
             raise ValidationError("hosts", "no host failed in this job")
         data["limit"] = ",".join(failed)
-    return create_job(principal, data)
+    kind = JobKind(job.get("kind") or JobKind.JOB)
+    if kind in (JobKind.PROJECT_UPDATE, JobKind.INVENTORY_UPDATE):  # a sync again: of the record as it is now
+        return launch_sync(principal, kind, job.get("project") if kind == JobKind.PROJECT_UPDATE else job.get("host_source"))
+    return launch(principal, JobRequest(kind, data, template=template, attached_by=dict(job.get("attached_by") or {})))
 
 
 def cancel(principal: rbac.Principal, job_id) -> dict:
     """Ask the runner to stop; a job that has no runner yet is canceled at once."""
-    from chalicelib.services import crud
+    from chalicelib.services import crud, runners
 
     resource = get("job")
     job = crud.load(resource, job_id)
@@ -167,11 +295,13 @@ def cancel(principal: rbac.Principal, job_id) -> dict:
     if job.get("state") in jobs.FINAL:
         raise ValidationError(None, f"job {job['id']} has already finished ({job['state']})")
     job = jobs.mutate(job["id"], lambda j: j.update(cancel_requested=1))
-    if job and job.get("state") in ("new", "waiting") and not job.get("runner_id"):
-        job = jobs.finish(job["id"], "canceled", "canceled before it started") or job
+    if job and job.get("state") in (JobState.NEW, JobState.WAITING) and not job.get("runner_id"):
+        job = jobs.finish(job["id"], JobState.CANCELED, "canceled before it started") or job
         if job.get("execution_arn"):
             try:
                 aws.client("stepfunctions").stop_execution(executionArn=job["execution_arn"], cause="canceled")
             except Exception:  # noqa: BLE001 - the execution may have ended already
                 pass
+    elif job and job.get("runner_id"):
+        runners.cancel(job["runner_id"])
     return crud.serialize(resource, store.get("job", int(job_id)))

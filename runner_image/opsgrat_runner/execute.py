@@ -72,6 +72,7 @@ class RunSpec:
     job_timeout: int = 0                    # seconds, 0 = none
     idle_timeout: int = 0                   # seconds without output, 0 = none
     secrets: list[str] = field(default_factory=list)   # more values to mask in the output
+    workdir: str | None = None              # where the run's private data dir is made (None: the temp dir)
 
     def secret_values(self) -> list[str]:
         """Every value of this spec that must never be shown."""
@@ -232,7 +233,7 @@ def run(spec: RunSpec, *, on_event: Callable[[dict[str, Any]], None] = lambda ev
         except PrivateKeyError:
             pass
     redactor = Redactor(secrets)
-    data_dir = tempfile.mkdtemp(prefix="opsgrat-job-")
+    data_dir = tempfile.mkdtemp(prefix="opsgrat-run-", dir=spec.workdir)
     try:
         try:
             playbook = _validate(spec)

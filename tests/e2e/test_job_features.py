@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import secrets
 import subprocess
 import tempfile
@@ -279,9 +280,11 @@ TOMCAT_VARIABLES = (
 )
 
 
-def test_walkthrough_install_tomcat_with_a_role(stack, tmp_path):
-    """§13.2 with a small local role standing in for the Galaxy one (no internet here)."""
+def test_walkthrough_install_tomcat_with_a_role(stack, sshd, tmp_path):
+    """§13.2 with a small local role standing in for the Galaxy one (no internet here), run
+    against the managed host on loopback (a job's local connection stays inside its sandbox)."""
     home = tempfile.mkdtemp(prefix="og-tomcat-")
+    os.chown(home, pwd.getpwnam(sshd.user).pw_uid, -1)
     init_repo(str(tmp_path / "work"), {
         "main.yml": "---\n# Install Tomcat\n\n- hosts: all\n\n  roles:\n  - tomcat\n\n  tags:\n  - tomcat\n",
         "roles/tomcat/tasks/main.yml": (
@@ -295,10 +298,12 @@ def test_walkthrough_install_tomcat_with_a_role(stack, tmp_path):
     project = stack.http("POST", "/api/project/project/", json={"name": "Install Tomcat", "repository_url": f"file://{repo}",
                                                                 "branch_specifier": "main"}).json()
     assert stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])["state"] == "successful"
-    inventory = _inventory(stack, "test-environment Tomcat hosts", {"tomcat1": "ansible_connection: local"})
+    inventory = _inventory(stack, "test-environment Tomcat hosts",
+                           {"tomcat1": f"ansible_host: {sshd.host}\nansible_port: {sshd.port}"})
+    login = _credential(stack, type="ssh", user_name=sshd.user, password=sshd.password)
     template = stack.http("POST", "/api/template/template/", json={
         "name": "Install Tomcat template", "inventory": inventory["id"], "project": project["id"],
-        "playbook": "main.yml", "variables": TOMCAT_VARIABLES, "tags": "tomcat"})
+        "playbook": "main.yml", "variables": TOMCAT_VARIABLES, "tags": "tomcat", "credential": login["id"]})
     assert template.status_code == 201, template.text
     job = stack.http("POST", "/api/template/template/run/",
                      json={"name": "Install Tomcat template", "variables": json.dumps({"tomcat_home": home})}).json()

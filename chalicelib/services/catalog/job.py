@@ -1,51 +1,19 @@
 """Jobs (spec §2.1), job logs (§2.3) and per-host summaries.
 
-Jobs are created by launches (template run, ad-hoc `POST /api/job/job/`, project and host source
-syncs, relaunch) and then only change state; they cannot be edited. A job is visible to whoever
-launched it (the creator's admin grant) and to superusers.
+Jobs are created only by `chalicelib.services.launch` (template run, ad-hoc `POST /api/job/job/`,
+project and host source syncs, relaunch) and then only change state; they cannot be edited. A job
+is visible to whoever launched it (the creator's admin grant), to superusers, and to whoever may
+read its template.
 """
 from __future__ import annotations
 
-from chalicelib.services import rbac, store
 from chalicelib.services.catalog.grants import protect
-from chalicelib.services.catalog.template import JOB_TYPES, run_labels, run_options
-from chalicelib.services.errors import PermissionDenied, ValidationError
+from chalicelib.services.catalog.template import run_fields, run_labels
 from chalicelib.services.fields import Float, Int, Label, Ref, Str, Text
-from chalicelib.services.resources import LEVELS, Access, Resource, get, register
+from chalicelib.services.jobs import KIND_LABELS, JobState
+from chalicelib.services.resources import Access, Resource, register
 
-STATES = {"new": "New", "waiting": "Waiting", "running": "Running", "successful": "Successful",
-          "failed": "Failed", "canceled": "Canceled"}
-FINAL_STATES = ("successful", "failed", "canceled")
-KINDS = {"job": "Automation job", "adhoc": "Command", "project_update": "Project sync",
-         "inventory_update": "Inventory sync"}
-
-
-def _validate_launch(change) -> None:
-    """`POST /api/job/job/`: an ad-hoc command (module) or a template-less playbook run."""
-    data = change.data
-    if data.get("module"):
-        if not any(m.get("name") == data["module"] for m in store.scan_partition("module")):
-            raise ValidationError("module", f'"{data["module"]}" is not in the modules list (/api/system/system/module/)')
-        data["kind"] = "adhoc"
-        data["playbook"] = ""
-    elif data.get("project") and data.get("playbook"):
-        data["kind"] = "job"
-    else:
-        raise ValidationError("module", "Give a module (ad-hoc command) or a project and playbook.")
-    if not data.get("inventory") and not data.get("inventory_str"):
-        raise ValidationError("inventory", "Give an inventory or an inventory_str.")
-    if data.get("inventory") and not change.principal.is_superuser:
-        inventory = store.get("inventory", data["inventory"])
-        if rbac.record_level(change.principal, get("inventory"), inventory) < LEVELS["execute"]:
-            raise PermissionDenied("inventory: you need execute permission on this inventory to run commands")
-    data["state"] = "new"
-
-
-def _after_launch(principal, rec, previous) -> None:
-    if previous is None:
-        from chalicelib.services import launch
-
-        launch.start(rec)
+STATES = {state.value: state.label for state in JobState}
 
 
 JOBS = register(Resource(
@@ -54,7 +22,7 @@ JOBS = register(Resource(
                 "or a template-less playbook run; jobs are never edited.",
     access=Access.protected(readable_via=("template", "template")), updatable=False,
     fields=[
-        *run_options(),
+        *run_fields(),
         Str("module", max_length=128, description="Ad-hoc module (from /api/system/system/module/)."),
         Text("arguments", max_length=16_384, description="Ad-hoc module arguments."),
         Text("inventory_str", max_length=262_144, description="Inline inventory (host per line) overriding inventory."),
@@ -82,13 +50,11 @@ JOBS = register(Resource(
         Label("user", "cuser", family="user", attr="last_name"),
         Label("user_name", "cuser", family="user", attr="username"),
         Label("state_name", "state", choices=STATES),
-        Label("kind_name", "kind", choices=KINDS),
-        Label("jobtype_name", "job_type", choices=JOB_TYPES),
+        Label("kind_name", "kind", choices=KIND_LABELS),
         Label("schedule_name", "schedule", compute=lambda rec: None),
     ],
     filters=("template", "inventory", "credential", "state", "kind", "schedule", "project", "job"),
     indexes=("template", "state"),
-    validate=_validate_launch, after_save=_after_launch,
 ))
 
 

@@ -1,10 +1,16 @@
-"""Job templates (spec §4.1) and their grants (§4.4, §4.5). Launching needs `execute`."""
+"""Job templates (spec §4.1), their grants (§4.4, §4.5) and the run options they share with jobs.
+
+Launching needs `execute` on the template; attaching an inventory, project or credential needs
+`execute` ("use") on it."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.services import store
 from chalicelib.services.catalog.grants import protect
 from chalicelib.services.errors import ValidationError
-from chalicelib.services.fields import Bool01, Int, Label, Ref, Str, Yaml
+from chalicelib.services.fields import Bool01, Field, Int, Label, Ref, RelativePath, Str, Yaml
 from chalicelib.services.resources import Access, Resource, register
 
 YES_NO = {0: "No", 1: "Yes"}
@@ -12,38 +18,74 @@ JOB_TYPES = {"run": "Run", "check": "Check"}
 VERBOSITY = {0: "Normal", 1: "Verbose", 2: "More Verbose", 3: "Debug", 4: "Connection Debug"}
 
 
-def run_options() -> list:
-    """The ansible-playbook options shared by templates and jobs (spec §2.1/§4.1)."""
-    return [
-        Str("job_type", default="run", choices=tuple(JOB_TYPES), blank=False, description="run, or check (dry run)."),
-        Ref("inventory", family="inventory", aliases=("inventory_id",), description="Inventory id."),
-        Ref("project", family="project", aliases=("project_id",), description="Project id."),
-        Str("playbook", max_length=1024, description="Playbook file, relative to the project."),
-        Ref("credential", family="credential", aliases=("credential_id",), description="Machine (ssh) credential id."),
-        Ref("vault_credential", family="credential", description="Vault credential id."),
-        Int("forks", default=0, minimum=0, maximum=500, description="Parallelism; 0 = Ansible's default."),
-        Str("limit", max_length=4096, description="ansible --limit."),
-        Str("tags", max_length=4096, description="ansible --tags."),
-        Str("skip_tags", max_length=4096, description="ansible --skip-tags."),
-        Int("verbosity", default=0, choices=tuple(VERBOSITY), description="0 Normal .. 4 Connection Debug."),
-        Yaml("variables", description="Extra variables (YAML or JSON mapping)."),
-        Bool01("become_enabled", description="Privilege escalation (become)."),
-        Bool01("diff_mode", description="--diff."),
-        Bool01("force_handlers", description="--force-handlers."),
-        Str("start_at_task", max_length=1024, description="--start-at-task."),
-    ]
+@dataclass(frozen=True)
+class RunOption:
+    """One ansible-playbook option: a template field, copied onto every job the template starts,
+    and handed to the runner. `RUN_OPTIONS` is the one list; the template and job declarations,
+    the launch copy and the runner's RunSpec are all derived from it."""
+
+    field: Field
+    label: Label | None = None
+    #: who launches may set it (the body of POST /api/template/template/run/)
+    on_launch: bool = False
+    #: the runner's RunSpec attribute it becomes ("" for ids, which the runner resolves itself)
+    spec: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.field.name
+
+    def runner_value(self, job: dict) -> Any:
+        """The job's value in the type RunSpec wants (0/1 flags as booleans, "" for unset text)."""
+        value = job.get(self.name)
+        if isinstance(self.field, Bool01):
+            return bool(value)
+        if isinstance(self.field, Int):
+            return int(value or 0)
+        return value or ""
 
 
-def run_labels() -> list:
-    return [
-        Label("inventory_name", "inventory", family="inventory"),
-        Label("project_name", "project", family="project"),
-        Label("credential_name", "credential", family="credential"),
-        Label("verbosity_name", "verbosity", choices=VERBOSITY),
-        Label("become_enabled_name", "become_enabled", choices=YES_NO),
-        Label("diff_mode_name", "diff_mode", choices=YES_NO),
-        Label("force_handlers_name", "force_handlers", choices=YES_NO),
-    ]
+RUN_OPTIONS: tuple[RunOption, ...] = (
+    RunOption(Str("job_type", default="run", choices=tuple(JOB_TYPES), blank=False, description="run, or check (dry run)."),
+              Label("jobtype_name", "job_type", choices=JOB_TYPES), on_launch=True, spec="job_type"),
+    RunOption(Ref("inventory", family="inventory", needs="execute", aliases=("inventory_id",),
+                  description="Inventory id; needs execute (use) on it."),
+              Label("inventory_name", "inventory", family="inventory")),
+    RunOption(Ref("project", family="project", needs="execute", aliases=("project_id",),
+                  description="Project id; needs execute (use) on it."),
+              Label("project_name", "project", family="project")),
+    RunOption(RelativePath("playbook", max_length=1024, description="Playbook file, relative to the project."),
+              spec="playbook"),
+    RunOption(Ref("credential", family="credential", needs="execute", aliases=("credential_id",),
+                  description="Machine (ssh) credential id; needs execute (use) on it."),
+              Label("credential_name", "credential", family="credential")),
+    RunOption(Ref("vault_credential", family="credential", needs="execute",
+                  description="Vault credential id; needs execute (use) on it.")),
+    RunOption(Int("forks", default=0, minimum=0, maximum=500, description="Parallelism; 0 = Ansible's default."),
+              spec="forks"),
+    RunOption(Str("limit", max_length=4096, description="ansible --limit."), on_launch=True, spec="limit"),
+    RunOption(Str("tags", max_length=4096, description="ansible --tags."), on_launch=True, spec="tags"),
+    RunOption(Str("skip_tags", max_length=4096, description="ansible --skip-tags."), on_launch=True, spec="skip_tags"),
+    RunOption(Int("verbosity", default=0, choices=tuple(VERBOSITY), description="0 Normal .. 4 Connection Debug."),
+              Label("verbosity_name", "verbosity", choices=VERBOSITY), on_launch=True, spec="verbosity"),
+    # merged over the template's at launch (not replaced); the runner parses it into extra vars
+    RunOption(Yaml("variables", description="Extra variables (YAML or JSON mapping)."), on_launch=True),
+    RunOption(Bool01("become_enabled", description="Privilege escalation (become)."),
+              Label("become_enabled_name", "become_enabled", choices=YES_NO), spec="become_enabled"),
+    RunOption(Bool01("diff_mode", description="--diff."), Label("diff_mode_name", "diff_mode", choices=YES_NO),
+              spec="diff_mode"),
+    RunOption(Bool01("force_handlers", description="--force-handlers."),
+              Label("force_handlers_name", "force_handlers", choices=YES_NO), spec="force_handlers"),
+    RunOption(Str("start_at_task", max_length=1024, description="--start-at-task."), spec="start_at_task"),
+)
+
+
+def run_fields() -> list[Field]:
+    return [option.field for option in RUN_OPTIONS]
+
+
+def run_labels() -> list[Label]:
+    return [option.label for option in RUN_OPTIONS if option.label is not None]
 
 
 def check_playbook(data: dict, field_name: str = "playbook") -> None:
@@ -74,10 +116,10 @@ TEMPLATES = register(Resource(
         Str("name", required=True, blank=False, max_length=512, description="Template name."),
         Str("description", max_length=1024, description="Description."),
         Str("template_type", default="job", choices=("job",), blank=False, description="job."),
-        *run_options(),
+        *run_fields(),
         Int("cuser", read_only=True, default=None, description="Creator's user id."),
     ],
-    labels=[*run_labels(), Label("jobtype_name", "job_type", choices=JOB_TYPES)],
+    labels=run_labels(),
     extra=lambda rec: {"bind_templates": [], "is_bind_templates": "No"},
     extra_fields=("bind_templates", "is_bind_templates"),
     search=("name", "description"), filters=("name", "template_type", "project", "inventory"),
