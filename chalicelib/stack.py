@@ -82,10 +82,6 @@ class Stack:
     def log_group(self) -> str:
         return f"/{config.prefix()}/jobs"
 
-    @property
-    def event_bus(self) -> str:
-        return config.resource_name("events")
-
     def queue(self, short: str) -> Queue:
         return next(q for q in self.queues if q.short == short)
 
@@ -93,8 +89,6 @@ class Stack:
 STACK = Stack(
     queues=(
         Queue("dispatch", handler="dispatch_job", local_workers=4),
-        Queue("notify", handler="notify"),
-        Queue("schedule", handler="fire_schedule"),
     ),
     state_machines=(
         StateMachine("run-job", "run_job.asl.json", queue_urls=(("DispatchQueueUrl", "dispatch"),),
