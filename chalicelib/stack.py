@@ -1,7 +1,9 @@
-"""The one description of every AWS resource of an installation.
+"""The one description of an installation's data and messaging resources: tables, queues,
+the artifacts bucket, the KMS key alias, the job log group and the state machines.
 
 The local stack provisions from it (`chalicelib.local.provision`) and `infra/` turns it into
-CloudFormation, so there is no second hand-kept list of tables and queues.
+CloudFormation, so there is no second hand-kept list of tables and queues. What only AWS has
+(API Gateway, the runner's ECS cluster, IAM roles) is in `infra/` alone.
 """
 from __future__ import annotations
 

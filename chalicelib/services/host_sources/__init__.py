@@ -10,9 +10,10 @@ records the outcome on the source.
 Where this runs matters: `script` and `file` sources run code from users (an inventory script,
 inventory plugins), so their sync belongs in the runner container, not in the API Lambda. That
 code runs through the `run_command` hook (a `CommandRunner`; by default a plain subprocess), with
-a minimal environment (none of the caller's AWS credentials leak into it), and needs on disk only
-the `workdir` scratch directory and the project checkout (see `fetchers`). A `restapi` source may
-not reach link-local or cloud metadata addresses (see `addresses`).
+a minimal environment (none of the caller's AWS credentials leak into it), and, besides the
+programs themselves, needs on disk only the `workdir` scratch directory and the project checkout
+(see `fetchers`). A `restapi` source may not reach link-local or cloud metadata addresses (see
+`addresses`).
 
 Modules: `parse` (the data classes and formats), `commands` (the hook), `fetchers` (one per source
 type), `addresses` (the restapi refusal), `merge` (the import).

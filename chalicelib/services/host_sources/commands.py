@@ -1,10 +1,11 @@
 """Running a user's program (an inventory script, `ansible-inventory` with the project's plugins).
 
 Both run code from users, so they go through a `CommandRunner` hook: the default runs the program
-as a plain subprocess; the runner container passes one that runs it inside its job sandbox. A
-hook gets everything the program needs as arguments: `argv` names files under the fetch's scratch
-directory (`workdir`) or the project checkout, `cwd` is one of the two, and `env` is complete (the
-program must not inherit the caller's environment, which holds AWS credentials).
+as a plain subprocess; the runner container can pass one that runs it inside its job sandbox. A
+hook gets everything the program needs as arguments: `argv` is the program (the script, written
+into the fetch's scratch directory `workdir`, or the installed `ansible-inventory`) and paths under
+`workdir` or the project checkout, `cwd` is one of the two, and `env` is complete (the program
+must not inherit the caller's environment, which holds AWS credentials).
 """
 from __future__ import annotations
 

@@ -4,8 +4,9 @@
 which runs the project's inventory plugins and scripts). They run through the `run_command` hook
 (`commands.CommandRunner`, default: a plain subprocess) with a clean environment, and whatever
 they need on disk is under `workdir` (the script file; Ansible's HOME and temp files) or the
-project checkout. A sandboxing hook therefore exposes exactly these two directories: pass a
-directory of its own as `workdir`, or leave it None for a temporary one that is removed afterwards.
+project checkout. A sandboxing hook therefore exposes these two directories (and, for `file`
+sources, the Ansible installation): pass a directory of its own as `workdir` (what is written
+there stays), or leave it None for a temporary one that is removed afterwards.
 """
 from __future__ import annotations
 
