@@ -1,7 +1,9 @@
-"""The one description of every AWS resource of an installation.
+"""The one description of an installation's data and messaging resources: tables, queues,
+the artifacts bucket, the KMS key alias, the job log group and the state machines.
 
 The local stack provisions from it (`chalicelib.local.provision`) and `infra/` turns it into
-CloudFormation, so there is no second hand-kept list of tables and queues.
+CloudFormation, so there is no second hand-kept list of tables and queues. What only AWS has
+(API Gateway, the runner's ECS cluster, IAM roles) is in `infra/` alone.
 """
 from __future__ import annotations
 
@@ -82,10 +84,6 @@ class Stack:
     def log_group(self) -> str:
         return f"/{config.prefix()}/jobs"
 
-    @property
-    def event_bus(self) -> str:
-        return config.resource_name("events")
-
     def queue(self, short: str) -> Queue:
         return next(q for q in self.queues if q.short == short)
 
@@ -93,8 +91,6 @@ class Stack:
 STACK = Stack(
     queues=(
         Queue("dispatch", handler="dispatch_job", local_workers=4),
-        Queue("notify", handler="notify"),
-        Queue("schedule", handler="fire_schedule"),
     ),
     state_machines=(
         StateMachine("run-job", "run_job.asl.json", queue_urls=(("DispatchQueueUrl", "dispatch"),),

@@ -1,5 +1,5 @@
-"""Least-privilege IAM: one role per Lambda function family, the runner task, its execution role,
-the state machines and EventBridge Scheduler.
+"""Least-privilege IAM: one role per Lambda function family, the runner task, its execution role
+and the state machines.
 
 Each role is a list of named *grants* (`NEEDS`), and each grant names its resources. The only
 `"Resource": "*"` statements are for actions that AWS does not scope to a resource at all:
@@ -22,11 +22,9 @@ UNSCOPED_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:
 #: what each principal needs; the keys of GRANTS
 NEEDS: dict[str, tuple[str, ...]] = {
     API: ("tables", "kms_encrypt", "kms_decrypt", "run_jobs", "stop_runner", "task_tokens", "job_logs_write",
-          "job_logs_read", "artifacts_read", "manage_schedules", "put_events"),
-    "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write", "put_events"),
-    "notify": ("tables", "kms_decrypt", "job_logs_read", "artifacts_read"),
-    "schedule": ("tables", "run_jobs", "job_logs_write", "manage_schedules", "put_events"),
-    "runner": ("tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write", "put_events"),
+          "job_logs_read", "artifacts_read"),
+    "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write"),
+    "runner": ("tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write"),
 }
 
 
@@ -92,13 +90,6 @@ GRANTS: dict[str, Callable[[], list[dict]]] = {
                                         "ReadJobLogs")],
     "artifacts_read": lambda: [statement(["s3:GetObject", "s3:DeleteObject"], [_objects()], "ReadArtifacts")],
     "artifacts_write": lambda: [statement(["s3:PutObject", "s3:GetObject"], [_objects()], "WriteArtifacts")],
-    "manage_schedules": lambda: [
-        statement(["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
-                   "scheduler:GetSchedule"],
-                  [service_arn("scheduler", f"schedule/{storage.schedule_group_name()}/*")], "ManageSchedules"),
-        statement(["iam:PassRole"], [arn("SchedulerRole")], "PassSchedulerRole",
-                  StringEquals={"iam:PassedToService": "scheduler.amazonaws.com"})],
-    "put_events": lambda: [statement(["events:PutEvents"], [arn("EventBus")], "PutJobEvents")],
 }
 
 
@@ -111,7 +102,8 @@ def grants(family: str) -> list[dict]:
 
 
 def function_roles(functions: list[Function]) -> dict:
-    """One role per family: API plus one per queue (even before its handler exists in app.py)."""
+    """One role per family: API plus one per queue of the stack, each allowed to write the log
+    groups of its own functions only."""
     families = [API] + [q.short for q in STACK.queues]
     out = {}
     for family in families:
@@ -169,19 +161,8 @@ def state_machine_role() -> dict:
                                                               [arn(storage.queue_id(STACK.queues[0].short))])])]}}}
 
 
-def scheduler_role() -> dict:
-    """EventBridge Scheduler delivers due schedules to the schedule queue, and nowhere else."""
-    return {"SchedulerRole": {"Type": "AWS::IAM::Role", "Properties": {
-        "Description": "EventBridge Scheduler -> OpsGrat schedule queue",
-        "AssumeRolePolicyDocument": assume_role(
-            "scheduler.amazonaws.com", StringEquals={"aws:SourceAccount": ref("AWS::AccountId")}),
-        "Policies": [policy("deliver", [statement(["sqs:SendMessage"],
-                                                  [arn(storage.queue_id(storage.SCHEDULE_QUEUE))],
-                                                  "SendToScheduleQueue")])]}}}
-
-
 def resources(functions: list[Function]) -> dict:
     out = function_roles(functions)
-    for part in (runner_roles(), state_machine_role(), scheduler_role()):
+    for part in (runner_roles(), state_machine_role()):
         out.update(part)
     return out

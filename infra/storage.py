@@ -1,5 +1,4 @@
-"""Where data and messages live: tables, queues, the artifacts bucket, the KMS key, log groups,
-the event bus with its job-state rule, and the Scheduler group.
+"""Where data and messages live: tables, queues, the artifacts bucket, the KMS key and log groups.
 
 Tables and data stores are `Retain`ed: deleting the stack must never delete an installation's
 jobs, credentials or the key that decrypts them (the README's teardown removes them explicitly).
@@ -15,10 +14,6 @@ from infra.cfn import arn, logical, ref, sub
 #: S3 keys under which the runner archives job output (`chalicelib.services.joblogs.archive_key`);
 #: the lifecycle rule expires them after KeepDays
 JOB_ARCHIVE_PREFIX = "jobs/"
-#: job state changes the notify queue receives from the event bus
-JOB_EVENT_PATTERN = {"source": ["opsgrat.job"], "detail-type": ["Job State Change"]}
-NOTIFY_QUEUE = "notify"
-SCHEDULE_QUEUE = "schedule"
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 
 
@@ -152,35 +147,8 @@ def log_groups() -> dict:
     }
 
 
-def events() -> dict:
-    """Job state changes on the installation's bus are routed to the notify queue."""
-    notify = queue_id(NOTIFY_QUEUE)
-    return {
-        "EventBus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": STACK.event_bus}},
-        # the bus by name + DependsOn rather than Ref: same on AWS, and moto's Ref of a bus is broken
-        "JobStateRule": {"Type": "AWS::Events::Rule", "DependsOn": ["EventBus"], "Properties": {
-            "Description": "Job state changes -> notify queue",
-            "EventBusName": STACK.event_bus, "EventPattern": JOB_EVENT_PATTERN, "State": "ENABLED",
-            "Targets": [{"Id": "notify", "Arn": arn(notify)}]}},
-        "NotifyQueuePolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-            "Queues": [ref(notify)],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "JobStateRuleSends", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage", "Resource": arn(notify),
-                "Condition": {"ArnEquals": {"aws:SourceArn": arn("JobStateRule")}}}]}}},
-    }
-
-
-def schedule_group_name() -> str:
-    return config.resource_name("schedules")
-
-
-def scheduler() -> dict:
-    return {"ScheduleGroup": {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": schedule_group_name()}}}
-
-
 def resources() -> dict:
     out = {table_id(model): table(model) for model in STACK.tables}
-    for part in (queues(), artifacts(), key(), log_groups(), events(), scheduler()):
+    for part in (queues(), artifacts(), key(), log_groups()):
         out.update(part)
     return out

@@ -3,10 +3,10 @@
 Usage: `python -m infra.template build/merge.json` (what `make package` runs).
 
 It adds every resource of `chalicelib.stack.STACK` (tables from the PynamoDB models, queues + DLQs,
-bucket, key, log groups, state machines from their ASL files, bus + rule, Scheduler group), the
-runner's ECS cluster and task definition, and the IAM roles; and it patches each Chalice function
-with its family's role, its fixed name, the environment the code reads (`chalicelib.config`) and,
-for SQS handlers, `ReportBatchItemFailures` (which Chalice cannot express).
+bucket, key, log groups, state machines from their ASL files), the runner's ECS cluster and task
+definition, and the IAM roles; and it patches each Chalice function with its family's role, its
+fixed name, the environment the code reads (`chalicelib.config`) and, for SQS handlers,
+`ReportBatchItemFailures` (which Chalice cannot express).
 """
 from __future__ import annotations
 
@@ -66,9 +66,6 @@ def function_environment() -> dict:
         "OPSGRAT_SUBNETS": {"Fn::Join": [",", ref("SubnetIds")]},
         "OPSGRAT_SECURITY_GROUPS": ref("SecurityGroupId"),
         "OPSGRAT_ASSIGN_PUBLIC_IP": ref("AssignPublicIp"),
-        "OPSGRAT_SCHEDULE_GROUP": ref("ScheduleGroup"),
-        "OPSGRAT_SCHEDULER_ROLE_ARN": arn("SchedulerRole"),
-        "OPSGRAT_SCHEDULE_QUEUE_ARN": arn(storage.queue_id(storage.SCHEDULE_QUEUE)),
     }
 
 

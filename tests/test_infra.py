@@ -7,8 +7,6 @@ Types moto's CloudFormation cannot create are removed from the moto copy only (a
   AWS::ApiGateway::Deployment   moto ignores the RestApi's swagger Body, so it "has no methods"
   AWS::ApiGateway::Stage        not implemented by moto's CloudFormation
   AWS::S3::BucketPolicy         not implemented (the TLS-only policy of the artifacts bucket)
-  AWS::SQS::QueuePolicy         not implemented (lets the job-state rule send to the notify queue)
-  AWS::Scheduler::ScheduleGroup not implemented
 cfn-lint still checks all of them.
 """
 from __future__ import annotations
@@ -35,8 +33,7 @@ from infra.functions import discover
 ROOT = Path(__file__).resolve().parent.parent
 ASL_FILES = sorted((ROOT / "infra" / "asl").glob("*.json"))
 ASL_VALIDATOR = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "asl-validator"
-MOTO_SKIPPED = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy",
-                "AWS::SQS::QueuePolicy", "AWS::Scheduler::ScheduleGroup"}
+MOTO_SKIPPED = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy"}
 #: OPSGRAT_* variables code may read that the deployed functions need not set (local stack only,
 #: or read with a default)
 OPTIONAL_ENV = {"OPSGRAT_HOME", "OPSGRAT_PORT", "OPSGRAT_API_URL", "OPSGRAT_HEARTBEAT_SECONDS"}
@@ -172,11 +169,19 @@ def test_each_function_family_runs_under_its_own_role(sam):
     for function in discover(app.app):
         roles[function.family] = sam["Resources"][function.cfn_name]["Properties"]["Role"]["Fn::GetAtt"][0]
     assert len(set(roles.values())) == len(roles)
-    assert {iam.role_id(f) for f in ("api", "dispatch", "notify", "schedule")} <= set(sam["Resources"])
+    assert {iam.role_id(f) for f in ("api", "dispatch")} <= set(sam["Resources"])
+
+
+def test_every_queue_of_the_stack_is_consumed_by_its_handler_in_the_app():
+    import app
+
+    consumers = {f.queue: f.name for f in discover(app.app) if f.queue}
+    assert {q.short: q.handler for q in STACK.queues} == consumers
 
 
 def test_queue_consumers_may_only_read_their_own_queue(sam):
-    for family in ("dispatch", "notify", "schedule"):
+    assert STACK.queues
+    for family in [q.short for q in STACK.queues]:
         statements = sam["Resources"][iam.role_id(family)]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         read = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
         assert [s["Resource"] for s in read] == [[{"Fn::GetAtt": [storage.queue_id(family), "Arn"]}]]

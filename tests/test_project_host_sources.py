@@ -1,7 +1,9 @@
 """Host sources (`/api/project/host/source/`) and their importer, one test per behaviour and type."""
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -9,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from chalicelib.services import host_sources
+from chalicelib.services.host_sources import addresses
+from chalicelib.services.host_sources.fetchers import fetch_file
 
 INV, HOST, GROUP, SOURCES = "/api/project/inventory/", "/api/project/host/", "/api/project/group/", "/api/project/host/source/"
 
@@ -199,19 +203,76 @@ def test_source_output_with_a_group_cycle_is_rejected_before_writing(api, inv, t
     assert hosts_of(api, inv) == {}
 
 
+# ---------------------------------------------------------------- the command-runner hook
+
+
+def recording_runner(stdout: dict, calls: list) -> host_sources.CommandRunner:
+    """A CommandRunner that records each call (and the files it was given) and prints `stdout`."""
+    def run(argv: list[str], *, cwd: str, env: dict[str, str], timeout: float) -> host_sources.CommandResult:
+        calls.append({"argv": argv, "cwd": cwd, "env": env, "argv0": Path(argv[0]).read_text()})
+        return host_sources.CommandResult(0, json.dumps(stdout).encode(), b"")
+
+    return run
+
+
+def test_script_runs_through_the_given_command_runner_from_the_given_workdir(api, inv, tmp_path):
+    calls: list = []
+    sid = source(api, inv, source_type="script", source_script="#!/bin/sh\nexit 1\n")
+    runner = recording_runner({"_meta": {"hostvars": {"sandboxed": {"v": 1}}}}, calls)
+    summary = host_sources.sync(sid, workdir=tmp_path, run_command=runner)
+    assert summary["hosts"]["created"] == 1 and rendered(api, inv)["_meta"]["hostvars"] == {"sandboxed": {"v": 1}}
+    [call] = calls
+    assert call["argv"] == [str(tmp_path / "inventory_script"), "--list"] and call["cwd"] == str(tmp_path)
+    assert call["argv0"] == "#!/bin/sh\nexit 1\n"
+    assert not [name for name in call["env"] if name.startswith("AWS_")]
+
+
+def test_ansible_inventory_runs_through_the_given_command_runner(tmp_path):
+    project, scratch = tmp_path / "project", tmp_path / "scratch"
+    project.mkdir()
+    scratch.mkdir()
+    (project / "hosts").write_text(INI)
+    calls: list = []
+    data = fetch_file(project, "hosts", use_ansible=True, workdir=scratch,
+                      run_command=recording_runner({"web": {"hosts": ["w1"]}}, calls))
+    assert list(data.hosts) == ["w1"]  # what the runner printed, not the file
+    [call] = calls
+    assert Path(call["argv"][0]).name == "ansible-inventory"
+    assert call["argv"][1:] == ["-i", str((project / "hosts").resolve()), "--list", "--export"]
+    assert call["cwd"] == str(project.resolve()) and call["env"]["HOME"] == str(scratch)
+    assert not [name for name in call["env"] if name.startswith("AWS_")]
+
+
+def test_a_command_runner_timeout_fails_the_sync(api, inv):
+    def never_finishes(argv, *, cwd, env, timeout):
+        raise TimeoutError
+
+    sid = source(api, inv, source_type="script", source_script="#!/bin/sh\necho {}\n")
+    with pytest.raises(host_sources.SourceError, match="did not finish within 120 s"):
+        host_sources.sync(sid, run_command=never_finishes)
+    assert api.get(f"{SOURCES}{sid}/").data["state"] == "failed"
+
+
 # ---------------------------------------------------------------- restapi
 
 
 @pytest.fixture
 def cmdb():
-    """A loopback HTTP server answering with `state["body"]` and recording each request."""
-    state: dict = {"body": [], "requests": []}
+    """A loopback HTTP server answering with `state["body"]` (or a redirect, for the paths in
+    `state["redirects"]`) and recording each request."""
+    state: dict = {"body": [], "requests": [], "redirects": {}}
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self):
             length = int(self.headers.get("Content-Length") or 0)
             state["requests"].append({"method": self.command, "path": self.path, "token": self.headers.get("X-Token"),
                                       "body": self.rfile.read(length).decode() if length else ""})
+            if self.path in state["redirects"]:
+                self.send_response(302)
+                self.send_header("Location", state["redirects"][self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             payload = json.dumps(state["body"]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -227,7 +288,8 @@ def cmdb():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/hosts"
+    state["base"] = f"http://127.0.0.1:{server.server_address[1]}"
+    state["url"] = state["base"] + "/hosts"
     yield state
     server.shutdown()
     server.server_close()
@@ -265,6 +327,71 @@ def test_restapi_error_status_fails_the_sync(api, inv):
     assert api.get(f"{SOURCES}{sid}/").data["state"] == "failed"
 
 
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://169.254.170.2/v2/credentials/x",
+                                 "http://[fe80::1]/hosts", "http://[fd00:ec2::254]/latest/meta-data/"])
+def test_restapi_refuses_link_local_and_cloud_metadata_addresses(api, inv, url):
+    sid = source(api, inv, source_type="restapi", url=url)
+    with pytest.raises(host_sources.SourceError, match="a link-local or cloud metadata address"):
+        host_sources.sync(sid)
+    assert api.get(f"{SOURCES}{sid}/").data["state"] == "failed"
+
+
+def resolving(monkeypatch, names: dict[str, list[str]]) -> None:
+    """DNS for the test: each name in `names` resolves to its next address (the last one sticks)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        answers = names.get(host)
+        if answers is None:
+            return real(host, *args, **kwargs)
+        return real(answers.pop(0) if len(answers) > 1 else answers[0], *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_restapi_refuses_a_host_name_that_resolves_to_the_metadata_address(api, inv, monkeypatch):
+    resolving(monkeypatch, {"cmdb.example.com": ["169.254.169.254"]})
+    sid = source(api, inv, source_type="restapi", url="http://cmdb.example.com/hosts")
+    with pytest.raises(host_sources.SourceError, match="cmdb.example.com is 169.254.169.254, a link-local"):
+        host_sources.sync(sid)
+
+
+def test_restapi_refuses_a_redirect_to_the_metadata_address(api, inv, cmdb):
+    cmdb["redirects"]["/hosts"] = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    sid = source(api, inv, source_type="restapi", url=cmdb["url"])
+    with pytest.raises(host_sources.SourceError, match="169.254.169.254 is 169.254.169.254, a link-local"):
+        host_sources.sync(sid)
+    assert [r["path"] for r in cmdb["requests"]] == ["/hosts"]
+
+
+def test_restapi_follows_a_redirect_to_an_allowed_address(api, inv, cmdb):
+    cmdb["redirects"]["/old"] = cmdb["url"]
+    cmdb["body"] = ["moved1"]
+    sid = source(api, inv, source_type="restapi", url=cmdb["base"] + "/old")
+    assert host_sources.sync(sid)["hosts"]["created"] == 1
+    assert [r["path"] for r in cmdb["requests"]] == ["/old", "/hosts"]
+
+
+def test_restapi_checks_the_address_it_connected_to_not_only_the_first_lookup(api, inv, cmdb, monkeypatch):
+    # DNS rebinding: the name passes the check, then resolves elsewhere when the connection is made.
+    # The loopback server stands in for the metadata endpoint (loopback is refused for this test).
+    resolving(monkeypatch, {"rebind.example.com": ["192.0.2.10", "127.0.0.1"]})
+    monkeypatch.setattr(addresses, "REFUSED_NETWORKS", (ipaddress.ip_network("127.0.0.0/8"),))
+    port = cmdb["url"].split(":")[2].split("/")[0]
+    sid = source(api, inv, source_type="restapi", url=f"http://rebind.example.com:{port}/hosts")
+    with pytest.raises(host_sources.SourceError, match="rebind.example.com is 127.0.0.1"):
+        host_sources.sync(sid)
+    assert cmdb["requests"] == []
+
+
+@pytest.mark.parametrize("address, refused", [
+    ("169.254.169.254", True), ("169.254.170.2", True), ("::ffff:169.254.169.254", True), ("fe80::1%eth0", True),
+    ("fd00:ec2::254", True), ("127.0.0.1", False), ("::1", False), ("10.0.0.5", False), ("fd00:ec2::253", False),
+])
+def test_which_addresses_a_restapi_source_may_not_reach(address, refused):
+    assert addresses.is_refused(address) is refused
+
+
 # ---------------------------------------------------------------- file
 
 INI = """\
@@ -285,7 +412,7 @@ db
 def test_file_source_reads_ini_inventories(tmp_path, use_ansible):
     (tmp_path / "inventories").mkdir()
     (tmp_path / "inventories" / "hosts").write_text(INI)
-    data = host_sources.fetch_file(tmp_path, "inventories/hosts", use_ansible=use_ansible)
+    data = fetch_file(tmp_path, "inventories/hosts", use_ansible=use_ansible)
     assert data.hosts == {"loner": {"ansible_port": 2222}, "web01": {"http_port": 80}, "web02": {"http_port": 80},
                           "web03": {"http_port": 80}, "db1": {"ansible_host": "10.0.0.9", "weight": 1.5, "tags": "a b"}}
     assert data.groups["web"].vars == {"tier": "front"} and sorted(data.groups["web"].hosts) == ["web01", "web02", "web03"]
@@ -296,8 +423,8 @@ def test_builtin_reader_agrees_with_ansible_on_yaml_inventories(tmp_path):
     (tmp_path / "hosts.yml").write_text(
         "all:\n  hosts:\n    solo: {x: 1}\n  children:\n    web:\n      hosts:\n        w1:\n        w2: {port: 8080}\n"
         "      vars: {tier: front}\n      children:\n        canary:\n          hosts: {w1: }\n")
-    ours = host_sources.fetch_file(tmp_path, "hosts.yml", use_ansible=False)
-    theirs = host_sources.fetch_file(tmp_path, "hosts.yml", use_ansible=True)
+    ours = fetch_file(tmp_path, "hosts.yml", use_ansible=False)
+    theirs = fetch_file(tmp_path, "hosts.yml", use_ansible=True)
     assert ours.hosts == theirs.hosts
     for name in ("web", "canary"):
         assert sorted(ours.groups[name].hosts) == sorted(theirs.groups[name].hosts)

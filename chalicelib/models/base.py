@@ -9,7 +9,10 @@ from chalicelib import config
 def meta(short_name: str) -> type:
     """A PynamoDB `Meta` class for table `<prefix>-<short_name>`.
 
-    `host` stays None so that botocore's AWS_ENDPOINT_URL (set by the local stack) applies.
+    `host` is the endpoint the environment names when the models are imported
+    (AWS_ENDPOINT_URL_DYNAMODB, else AWS_ENDPOINT_URL: the local stack's moto server, which is why
+    the local stack starts moto before importing chalicelib), and None on AWS, where PynamoDB uses
+    the region's endpoint.
     """
 
     class Meta:

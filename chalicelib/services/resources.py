@@ -1,8 +1,9 @@
 """Resource declarations: what each API family stores, accepts, searches and who may touch it.
 
-Per-resource code declares a `Resource`; `chalicelib.services.crud` implements create / read /
-update / delete / list once for all of them, and `chalicelib.api.routes` exposes them over HTTP
-and in the OpenAPI document. Adding a family is one declaration plus its registration.
+Per-resource code declares a `Resource` (`chalicelib.services.catalog`); `chalicelib.services.crud`
+implements create / read / update / delete / list once for all of them, and
+`chalicelib.api.resources.expose` gives them their HTTP routes and OpenAPI entries. Adding a family
+is one declaration (`register(Resource(...))`) plus one `expose` call in its area's blueprint.
 """
 from __future__ import annotations
 
@@ -81,9 +82,10 @@ class Resource:
     after_delete: Hook | None = None
     #: at most one record (job settings)
     singleton: bool = False
-    #: collection methods; the item supports GET/PUT/PATCH/DELETE unless `read_only`
+    #: clients only list and read it (no POST/PUT/PATCH/DELETE routes; `crud.create` refuses):
+    #: job logs and host summaries, which the platform writes through `store`
     read_only: bool = False
-    #: False: records are created (and deleted) but never edited, e.g. jobs (no PUT/PATCH)
+    #: False: clients create (and delete) records but never edit them, e.g. jobs (no PUT/PATCH)
     updatable: bool = True
     tag: str = ""
     description: str = ""
