@@ -33,7 +33,7 @@ from runner_image.opsgrat_runner import workdir
 from runner_image.opsgrat_runner.execute import RunSpec
 from runner_image.opsgrat_runner.sandbox import Sandbox, SandboxUnavailable
 from runner_image.opsgrat_runner.workdir import JobDirs
-from runner_image.opsgrat_runner.zone import JobZone
+from runner_image.opsgrat_runner.zone import JobZone, ZoneCommands
 
 logger = Logger(service="opsgrat-runner")
 
@@ -339,7 +339,10 @@ def sync_host_source(job: dict, stream: EventStream, dirs: JobDirs) -> Outcome:
         project_dir = dirs.project
         revision = _checkout(project, project_dir, stream)
     try:
-        outcome = host_sources.sync(source["id"], project_dir=project_dir)
+        commands = ZoneCommands(Sandbox.from_environment(), dirs)
+        outcome = host_sources.sync(source["id"], project_dir=project_dir, workdir=dirs.zone, run_command=commands)
+    except SandboxUnavailable as exc:
+        return Outcome(JobState.FAILED, f"job isolation is not available on this runner: {exc}", revision=revision)
     except host_sources.SourceError as exc:
         return Outcome(JobState.FAILED, f"host source sync failed: {exc.detail}", revision=revision)
     stream.note(f"Imported from the {source.get('source_type')} source: {json.dumps(outcome, default=str)}")

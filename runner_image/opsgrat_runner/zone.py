@@ -162,3 +162,32 @@ def _summaries(raw: dict | None) -> list[HostSummary]:
             out.append(HostSummary(**{k: (v if k == "host" else int(v) if isinstance(v, int) else 0)
                                       for k, v in row.items() if k in fields}))
     return out
+
+
+class ZoneCommands:
+    """A `host_sources.CommandRunner` that runs a user's program (an inventory script,
+    `ansible-inventory` with the project's plugins) in the job zone, like a playbook."""
+
+    def __init__(self, sandbox: Sandbox, dirs: JobDirs):
+        self.sandbox = sandbox
+        self.dirs = dirs
+
+    def __call__(self, argv: list[str], *, cwd: str, env: dict[str, str], timeout: float):
+        from chalicelib.services.host_sources import CommandResult
+
+        for path in (self.dirs.project, self.dirs.zone):  # what the runner wrote there is the job's now
+            self.sandbox.hand_over(path)
+        command = self.sandbox.command(argv, writable=[self.dirs.project, self.dirs.zone], cwd=cwd,
+                                       job_home=self.dirs.home)
+        environment = {**env, **self.sandbox.environment(self.dirs.home)}
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   cwd=cwd, env=environment)
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{argv[0]} did not finish within {timeout} s") from None
+        finally:
+            self.sandbox.kill(process)
+            process.wait()
+            self.sandbox.cleanup()
+        return CommandResult(process.returncode, out, err)
