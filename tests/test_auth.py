@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 
 import pytest
 
@@ -89,6 +90,106 @@ def test_regenerating_revokes_every_earlier_token(anon, make_user):
     assert third.get("/api/auth/me/").status_code == 200
 
 
+def test_regenerating_revokes_every_earlier_token_however_many_there_are(anon, make_user):
+    _, first = make_user("carol")
+    earlier = [first] + [anon.as_token(login(anon, "carol").data["token"]) for _ in range(24)]
+    assert earlier[0].get("/api/auth/me/").status_code == 200  # 25 tokens, the oldest still works
+    new = anon.as_token(earlier[-1].post("/api/auth/token/regenerate/").data["token"])
+    refused = [client for client in earlier if client.get("/api/auth/me/").status_code == 401]
+    assert len(refused) == len(earlier)
+    assert new.get("/api/auth/me/").data["username"] == "carol"
+
+
+def test_regenerating_leaves_only_the_new_tokens_row(anon, make_user):
+    user, first = make_user("carol")
+    login(anon, "carol")
+    first.post("/api/auth/token/regenerate/")
+    assert len(_token_rows(user["id"])) == 1
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_deactivating_a_user_revokes_every_token(api, anon, make_user, method):
+    user, first = make_user("carol")
+    second = anon.as_token(login(anon, "carol").data["token"])
+    r = api.request(method, f"{USERS}{user['id']}/", {"username": "carol", "active": 0})
+    assert r.status_code == 200, r.body
+    assert first.get("/api/auth/me/").status_code == 401
+    assert second.get("/api/auth/me/").status_code == 401
+    assert _token_rows(user["id"]) == []
+
+
+def test_reactivating_a_user_does_not_revive_their_tokens(api, anon, make_user):
+    user, old = make_user("carol")
+    api.patch(f"{USERS}{user['id']}/", {"active": 0})
+    assert api.patch(f"{USERS}{user['id']}/", {"active": 1}).status_code == 200
+    assert old.get("/api/auth/me/").status_code == 401
+    assert anon.as_token(login(anon, "carol").data["token"]).get("/api/auth/me/").status_code == 200
+
+
+def test_changing_another_field_of_a_user_keeps_their_tokens(api, make_user):
+    user, as_user = make_user("carol")
+    assert api.patch(f"{USERS}{user['id']}/", {"last_name": "Caroline"}).status_code == 200
+    assert as_user.get("/api/auth/me/").status_code == 200
+
+
+def test_a_token_of_an_earlier_generation_is_refused_even_if_its_row_survived(make_user):
+    """Revocation does not depend on deleting the rows: the by-user index they are found through
+    is eventually consistent, and a delete can be interrupted."""
+    from chalicelib.models import AuthToken
+
+    user, old = make_user("carol")
+    kept = list(AuthToken.scan())
+    old.post("/api/auth/token/regenerate/")
+    for row in kept:
+        row.save()  # as if the revocation had not found it
+    assert len(_token_rows(user["id"])) == 2
+    assert old.get("/api/auth/me/").status_code == 401
+
+
+def test_deleting_a_user_removes_their_tokens(api, anon, make_user):
+    user, _ = make_user("carol")
+    login(anon, "carol")
+    other, as_other = make_user("dave")
+    assert len(_token_rows(user["id"])) == 2
+    assert api.delete(f"{USERS}{user['id']}/").status_code == 204
+    assert _token_rows(user["id"]) == []
+    assert as_other.get("/api/auth/me/").status_code == 200
+
+
+def test_a_user_record_keeps_no_list_of_token_digests(make_user):
+    from chalicelib.services import store
+
+    user, as_user = make_user("carol")
+    as_user.post("/api/auth/token/regenerate/")
+    assert "token_digests" not in store.get("user", user["id"])
+
+
+def test_a_user_record_from_before_generations_still_authenticates_and_regenerates(anon, make_user):
+    """Records written before revocation by generation carry `token_digests` and no generation."""
+    from chalicelib.models import AuthToken
+    from chalicelib.services import auth, store
+    from chalicelib.services.resources import get as get_resource
+
+    user, old = make_user("carol")
+    rec = store.get("user", user["id"])
+    legacy = {k: v for k, v in rec.items() if k != auth.TOKEN_GENERATION}
+    store.update(get_resource("user"), rec, {**legacy, "token_digests": ["0" * 64]})
+    for row in AuthToken.scan():
+        row.generation = None
+        row.save()
+    assert old.get("/api/auth/me/").status_code == 200
+    new = anon.as_token(old.post("/api/auth/token/regenerate/").data["token"])
+    assert old.get("/api/auth/me/").status_code == 401
+    assert new.get("/api/auth/me/").status_code == 200
+
+
+def _token_rows(user_id: int) -> list[str]:
+    """The digests of the user's token rows, read from the table itself (not through the index)."""
+    from chalicelib.models import AuthToken
+
+    return [row.digest for row in AuthToken.scan() if int(row.user_id) == int(user_id)]
+
+
 def test_regenerate_needs_a_token(anon):
     assert anon.post("/api/auth/token/regenerate/").status_code == 401
 
@@ -147,6 +248,187 @@ def test_me_describes_the_calling_user(make_user):
     assert r.status_code == 200
     assert r.data == user
     assert r.data["superuser"] == 0
+
+
+# ---------------------------------------------------------------- login limits
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The login limits' clock, stopped at the current time and moved by the test."""
+    from chalicelib.services import login_limits
+
+    class Clock:
+        now = int(time.time())
+
+        def advance(self, seconds: int) -> None:
+            self.now += seconds
+
+    stopped = Clock()
+    monkeypatch.setattr(login_limits, "now", lambda: stopped.now)
+    return stopped
+
+
+@pytest.fixture
+def limits():
+    from chalicelib.services import login_limits
+
+    return login_limits.limits()
+
+
+def fail(anon, username: str, times: int) -> list[int]:
+    """The statuses of `times` logins of `username` with a wrong password."""
+    return [login(anon, username, "not-the-password").status_code for _ in range(times)]
+
+
+def from_address(monkeypatch, address: str) -> None:
+    """Make the in-process API see requests from `address` (chalice's test client reports 127.0.0.1)."""
+    from chalice.local import LambdaEventConverter
+
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
+
+
+def test_the_default_limits_are_5_failures_per_username_and_address_30_per_address_in_5_minutes(limits):
+    assert (limits.per_user, limits.per_source, limits.window) == (5, 30, 300)
+
+
+def test_the_failure_that_reaches_the_limit_is_429_with_retry_after(anon, make_user, clock, limits):
+    make_user("carol")
+    assert fail(anon, "carol", limits.per_user - 1) == [400] * (limits.per_user - 1)
+    r = login(anon, "carol", "not-the-password")
+    assert r.status_code == 429
+    assert r.headers["Retry-After"] == str(limits.window)
+    assert r.data["detail"] == f"Too many failed logins; try again in {limits.window} seconds."
+
+
+def test_retry_after_counts_down_from_the_first_failure(anon, make_user, clock, limits):
+    make_user("carol")
+    fail(anon, "carol", limits.per_user)
+    clock.advance(100)
+    r = login(anon, "carol")
+    assert r.status_code == 429
+    assert r.headers["Retry-After"] == str(limits.window - 100)
+
+
+def test_while_limited_the_right_password_is_refused_without_checking_it(anon, make_user, clock, limits,
+                                                                         monkeypatch):
+    from chalicelib.services import auth
+
+    make_user("carol")
+    fail(anon, "carol", limits.per_user)
+    checked = []
+    monkeypatch.setattr(auth, "verify_password", lambda *args: checked.append(args) or True)
+    r = login(anon, "carol")
+    assert r.status_code == 429
+    assert "Retry-After" in r.headers
+    assert checked == []
+
+
+def test_after_the_window_the_right_password_logs_in_again(anon, make_user, clock, limits):
+    make_user("carol")
+    fail(anon, "carol", limits.per_user)
+    clock.advance(limits.window - 1)
+    assert login(anon, "carol").status_code == 429
+    clock.advance(1)
+    assert login(anon, "carol").status_code == 200
+
+
+def test_after_the_window_failures_are_counted_afresh(anon, make_user, clock, limits):
+    make_user("carol")
+    fail(anon, "carol", limits.per_user)
+    clock.advance(limits.window)
+    assert fail(anon, "carol", limits.per_user - 1) == [400] * (limits.per_user - 1)
+
+
+def test_failures_of_one_username_do_not_lock_another_from_the_same_address(anon, make_user, clock, limits):
+    make_user("carol")
+    make_user("bob")
+    fail(anon, "carol", limits.per_user)
+    assert login(anon, "bob").status_code == 200
+    assert login(anon, "carol").status_code == 429
+
+
+def test_failures_from_one_address_do_not_lock_the_username_at_another(anon, make_user, clock, limits,
+                                                                       monkeypatch):
+    make_user("carol")
+    from_address(monkeypatch, "203.0.113.7")
+    fail(anon, "carol", limits.per_user)
+    assert login(anon, "carol").status_code == 429
+    from_address(monkeypatch, "198.51.100.2")
+    assert login(anon, "carol").status_code == 200
+
+
+def test_a_successful_login_resets_the_failures_of_that_username(anon, make_user, clock, limits):
+    make_user("carol")
+    fail(anon, "carol", limits.per_user - 1)
+    assert login(anon, "carol").status_code == 200
+    assert fail(anon, "carol", limits.per_user - 1) == [400] * (limits.per_user - 1)
+
+
+def test_one_address_cannot_try_many_usernames(anon, make_user, clock, limits):
+    make_user("carol")
+    statuses = [login(anon, f"guess{n}", "not-the-password").status_code for n in range(limits.per_source)]
+    assert statuses == [400] * (limits.per_source - 1) + [429]
+    assert login(anon, "carol").status_code == 429  # the address is limited, whatever the login
+
+
+def test_a_successful_login_does_not_reset_the_failures_of_its_address(anon, make_user, clock, limits):
+    make_user("carol")
+    for n in range(limits.per_source - 1):
+        login(anon, f"guess{n}", "not-the-password")
+    assert login(anon, "carol").status_code == 200
+    assert login(anon, "guess-last", "not-the-password").status_code == 429
+
+
+def test_unknown_and_known_usernames_are_limited_alike(anon, make_user, clock, limits):
+    make_user("carol")
+    assert fail(anon, "carol", limits.per_user) == fail(anon, "nobody", limits.per_user)
+
+
+def test_successful_logins_are_never_limited(anon, make_user, clock, monkeypatch):
+    monkeypatch.setenv("OPSGRAT_LOGIN_FAILURES_PER_USER", "2")
+    monkeypatch.setenv("OPSGRAT_LOGIN_FAILURES_PER_SOURCE", "3")
+    make_user("carol")
+    statuses = [login(anon, "carol").status_code for _ in range(5)]
+    assert statuses == [200] * 5
+
+
+def test_attempts_still_being_checked_count_toward_the_limit(aws_mock, clock, limits):
+    """Parallel requests cannot all slip past the limit while their passwords are checked."""
+    from chalicelib.services import login_limits
+    from chalicelib.services.errors import TooManyRequests
+
+    for _ in range(limits.per_user):
+        login_limits.begin("carol", "203.0.113.7")
+    with pytest.raises(TooManyRequests):
+        login_limits.begin("carol", "203.0.113.7")
+
+
+def test_the_limits_can_be_set_by_environment_variables(anon, make_user, clock, monkeypatch):
+    monkeypatch.setenv("OPSGRAT_LOGIN_FAILURES_PER_USER", "2")
+    monkeypatch.setenv("OPSGRAT_LOGIN_WINDOW_SECONDS", "60")
+    make_user("carol")
+    assert fail(anon, "carol", 2) == [400, 429]
+    clock.advance(60)
+    assert login(anon, "carol").status_code == 200
+
+
+def test_the_failure_counts_expire_with_their_window(anon, make_user, clock, limits):
+    from chalicelib.models import LoginFailures
+
+    make_user("carol")
+    fail(anon, "carol", 1)
+    rows = list(LoginFailures.scan())
+    assert len(rows) == 2  # the username at the address, and the address
+    assert {int(row.expires.timestamp()) for row in rows} == {clock.now + limits.window}
+
+
+def test_the_failure_counts_do_not_store_the_username(anon, clock):
+    from chalicelib.models import LoginFailures
+
+    login(anon, "my-password-typed-as-username", "not-the-password")
+    keys = [row.scope for row in LoginFailures.scan()]
+    assert keys and not [k for k in keys if "my-password" in k]
 
 
 # ---------------------------------------------------------------- users

@@ -36,7 +36,8 @@ ASL_VALIDATOR = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "asl-validat
 MOTO_SKIPPED = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy"}
 #: OPSGRAT_* variables code may read that the deployed functions need not set (local stack only,
 #: or read with a default)
-OPTIONAL_ENV = {"OPSGRAT_HOME", "OPSGRAT_PORT", "OPSGRAT_API_URL", "OPSGRAT_HEARTBEAT_SECONDS"}
+OPTIONAL_ENV = {"OPSGRAT_HOME", "OPSGRAT_PORT", "OPSGRAT_API_URL", "OPSGRAT_HEARTBEAT_SECONDS",
+                "OPSGRAT_LOGIN_FAILURES_PER_USER", "OPSGRAT_LOGIN_FAILURES_PER_SOURCE", "OPSGRAT_LOGIN_WINDOW_SECONDS"}
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +267,16 @@ def test_deployed_tables_have_the_models_keys_and_indexes(deployed):
         assert sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])) == \
             sorted(i["index_name"] for i in schema["global_secondary_indexes"])
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_tokens_table_has_the_by_user_index_that_revocation_queries(sam):
+    from chalicelib.models import AuthToken
+
+    props = sam["Resources"][storage.table_id(AuthToken)]["Properties"]
+    indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+    index = indexes[AuthToken.by_user.Meta.index_name]
+    assert index["KeySchema"] == [{"AttributeName": "user_id", "KeyType": "HASH"},
+                                  {"AttributeName": "created", "KeyType": "RANGE"}]
 
 
 def test_tables_have_recovery_encryption_and_the_models_ttl(sam):

@@ -91,3 +91,15 @@ def test_operation_ids_are_unique(document):
     ids = [op["operationId"] for item in document["paths"].values() for name, op in item.items()
            if name in HTTP_METHODS]
     assert len(ids) == len(set(ids))
+
+
+def test_login_documents_its_429_with_a_retry_after_header(document):
+    refused = document["paths"]["/api/auth/token/"]["post"]["responses"]["429"]
+    assert refused["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert refused["headers"]["Retry-After"]["schema"]["type"] == "integer"
+
+
+def test_only_routes_that_can_answer_429_document_it(document):
+    limited = [path for path, ops in document["paths"].items()
+               for method, op in ops.items() if method != "parameters" and "429" in op["responses"]]
+    assert limited == ["/api/auth/token/"]

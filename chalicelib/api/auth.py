@@ -1,7 +1,7 @@
 """`/api/ping/`, `/api/auth/token/`, `/api/auth/token/regenerate/`, `/api/auth/me/`."""
 from chalice import Blueprint
 
-from chalicelib.api.http import endpoint, parse_body
+from chalicelib.api.http import endpoint, parse_body, source_address
 from chalicelib.services import auth, crud
 from chalicelib.services.catalog.users import USERS
 
@@ -16,7 +16,8 @@ def _ping(request, principal):
 
 def _login(request, principal):
     body = parse_body(request)
-    user, token = auth.login(str(body.get("username") or ""), str(body.get("password") or ""))
+    user, token = auth.login(str(body.get("username") or ""), str(body.get("password") or ""),
+                             source_address(request))
     return {"token": token, "user": crud.serialize(USERS, user)}, 200
 
 
@@ -36,7 +37,9 @@ endpoint(bp, "/api/auth/token", {"POST": _login}, tag="auth", public=True,
                         "request": {"type": "object", "required": ["username", "password"],
                                     "properties": {"username": {"type": "string"},
                                                    "password": {"type": "string", "writeOnly": True}}},
-                        "response": _TOKEN_DOC}})
+                        "response": _TOKEN_DOC,
+                        "errors": {429: "Too many failed logins of this username from this address, or from "
+                                        "this address; retry after Retry-After seconds"}}})
 endpoint(bp, "/api/auth/token/regenerate", {"POST": _regenerate}, tag="auth",
          docs={"POST": {"summary": "Revoke every token of the caller and issue a new one", "response": _TOKEN_DOC}})
 endpoint(bp, "/api/auth/me", {"GET": _me}, tag="auth", docs={"GET": {"summary": "The calling user"}})

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode
 from aws_lambda_powertools import Logger
 from chalice import Blueprint, Response
 
-from chalicelib.services.errors import NotAuthenticated, ServiceError, ValidationError
+from chalicelib.services.errors import ServiceError, ValidationError
 
 logger = Logger(service="opsgrat")
 
@@ -29,7 +29,9 @@ class RouteDoc:
     """One served path, as the OpenAPI generator sees it."""
 
     path: str
-    methods: dict[str, dict]  # method -> {"summary", "request", "response", "status", "query"}
+    #: method -> {"summary", "request", "response", "status", "query", "errors"}; "errors" names the
+    #: error statuses the route answers besides the common ones ({429: "description"})
+    methods: dict[str, dict]
     tag: str
     public: bool = False
     resource: Any = None
@@ -86,6 +88,14 @@ def base_url(request) -> str:
     return f"{scheme}://{host}{path}"
 
 
+def source_address(request) -> str:
+    """The client's IP address as API Gateway saw it (`requestContext.identity.sourceIp`; chalice
+    local and its test client always report 127.0.0.1). `X-Forwarded-For` is not used: a client
+    writes what it likes there."""
+    identity = (request.context or {}).get("identity") or {}
+    return identity.get("sourceIp") or "unknown"
+
+
 def page(request, count: int, offset: int, limit: int, results: list) -> dict:
     """The list envelope of spec §1.6, with absolute `next`/`previous` links."""
     params = {k: v for k, v in query_params(request).items() if k not in ("offset", "limit")}
@@ -114,7 +124,7 @@ def endpoint(bp: Blueprint, path: str, handlers: dict[str, Handler], *, tag: str
     """Serve `path` with one handler per method: handler(request, principal, **path_params).
 
     Handlers return (body, status) or a Chalice Response. Service errors become
-    `{"detail": ...}` responses with their status; anything unexpected is logged and is a 500
+    `{"detail": ...}` responses with their status and headers; anything unexpected is logged and is a 500
     that reveals nothing.
     """
     allowed = sorted(handlers)
@@ -133,10 +143,9 @@ def endpoint(bp: Blueprint, path: str, handlers: dict[str, Handler], *, tag: str
             principal = None if public else authenticate(request)
             result = handlers[method](request, principal, **params)
         except ServiceError as exc:
-            headers = {"WWW-Authenticate": "Token"} if isinstance(exc, NotAuthenticated) else None
             logger.info("request refused", extra={"method": method, "path": path, "status": exc.status,
                                                    "detail": exc.detail})
-            return error_response(exc.status, exc.detail, headers)
+            return error_response(exc.status, exc.detail, exc.headers)
         except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
             logger.exception("request failed", extra={"method": method, "path": path})
             return error_response(500, "Internal server error.")

@@ -56,14 +56,28 @@ def _list_params(resource: Resource) -> list[dict]:
     return params
 
 
-def _responses(status: int, schema: dict | None, description: str = "OK") -> dict:
+#: headers that always come with an error status (`ServiceError.headers`)
+_ERROR_HEADERS = {
+    "401": {"WWW-Authenticate": {"description": "The scheme to use: `Token`", "schema": {"type": "string"}}},
+    "429": {"Retry-After": {"description": "Seconds to wait before trying again",
+                            "schema": {"type": "integer", "minimum": 1}}},
+}
+
+
+def _responses(status: int, schema: dict | None, description: str = "OK",
+               errors: dict[int, str] | None = None) -> dict:
+    """The success response and the errors every route may answer, plus a route's own `errors`
+    (status -> description)."""
     ok: dict = {"description": description}
     if schema is not None:
         ok["content"] = {"application/json": {"schema": schema}}
     out = {str(status): ok}
-    for code, text in (("400", "Invalid input"), ("401", "Not authenticated"), ("403", "No permission"),
-                       ("404", "Not found"), ("405", "Method not allowed")):
+    common = {"400": "Invalid input", "401": "Not authenticated", "403": "No permission", "404": "Not found",
+              "405": "Method not allowed"}
+    for code, text in {**common, **{str(k): v for k, v in (errors or {}).items()}}.items():
         out[code] = {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+        if code in _ERROR_HEADERS:
+            out[code]["headers"] = _ERROR_HEADERS[code]
     return out
 
 
@@ -108,7 +122,9 @@ def _resource_ops(route: RouteDoc, schemas: dict) -> dict:
 def _custom_ops(route: RouteDoc) -> dict:
     ops = {}
     for method, doc in route.methods.items():
-        op: dict = {"summary": doc.get("summary", route.path), "responses": _responses(doc.get("status", 200), doc.get("response", {"type": "object"}))}
+        op: dict = {"summary": doc.get("summary", route.path),
+                    "responses": _responses(doc.get("status", 200), doc.get("response", {"type": "object"}),
+                                            errors=doc.get("errors"))}
         if doc.get("request"):
             op["requestBody"] = _body(doc["request"])
         if doc.get("query"):

@@ -3,7 +3,8 @@ and `infra/` turns into CloudFormation."""
 from chalicelib.models.records import Record
 from chalicelib.models.counters import Counter
 from chalicelib.models.tokens import AuthToken
+from chalicelib.models.login_failures import LoginFailures
 
-ALL_MODELS = (Record, Counter, AuthToken)
+ALL_MODELS = (Record, Counter, AuthToken, LoginFailures)
 
-__all__ = ["Record", "Counter", "AuthToken", "ALL_MODELS"]
+__all__ = ["Record", "Counter", "AuthToken", "LoginFailures", "ALL_MODELS"]

@@ -1,8 +1,15 @@
 """Users, passwords and API tokens.
 
-Passwords are hashed with scrypt (a slow, memory-hard KDF from the standard library). Tokens are
-40 hex characters, shown once, stored as SHA-256 digests; a user's digests are kept on the user
-record so that regenerating revokes every earlier token.
+Passwords are hashed with scrypt (a slow, memory-hard KDF from the standard library); failed
+logins are limited (`login_limits`) before scrypt runs. Tokens are 40 hex characters, shown once,
+stored as SHA-256 digests.
+
+Revocation: the user record holds a token generation and every token row the generation it was
+issued in; regenerating a token or deactivating the user raises the generation, and a token of an
+older one is refused. That one conditional write revokes every token at once, also those that a
+query of the tokens' `by-user` index would miss (the index is eventually consistent) or a delete
+interrupted halfway would leave; the rows themselves are then deleted through that index.
+Authenticating a request stays one GetItem on the token and one on the user.
 """
 from __future__ import annotations
 
@@ -15,13 +22,17 @@ import time
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.models import AuthToken
-from chalicelib.services import store
+from chalicelib.services import login_limits, store
 from chalicelib.services.errors import NotAuthenticated, ValidationError
 from chalicelib.services.rbac import Principal
 from chalicelib.services.resources import get as get_resource
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _TOKEN_RE = re.compile(r"Token\s+([0-9a-f]{40})\s*", re.IGNORECASE)
+#: the user record's field holding its token generation (absent: 0)
+TOKEN_GENERATION = "token_generation"
+#: one message for every failed login: do not reveal which logins exist
+LOGIN_FAILED = "Unable to log in with the provided username and password."
 
 
 def hash_password(password: str) -> str:
@@ -48,28 +59,47 @@ def find_user(username: str) -> dict | None:
     return next(iter(store.scan_index(get_resource("user"), "username", username, limit=1)), None)
 
 
+def token_generation(user: dict) -> int:
+    return int(user.get(TOKEN_GENERATION) or 0)
+
+
 def issue_token(user: dict, revoke_others: bool = False) -> str:
     """A new token for `user`; with `revoke_others`, every earlier token stops working."""
-    users = get_resource("user")
+    # read consistently: a token issued in a generation that has just ended would not work
+    fresh = store.get("user", user["id"], consistent=True) or user
+    if revoke_others:
+        fresh = store.update(get_resource("user"), fresh, {**fresh, TOKEN_GENERATION: token_generation(fresh) + 1})
     token = pysecrets.token_hex(20)
     digest = _digest(token)
-    AuthToken(digest, user_id=user["id"], created=int(time.time())).save()
-    fresh = store.get("user", user["id"]) or user
-    kept = [] if revoke_others else list(fresh.get("token_digests", []))
+    AuthToken(digest, user_id=fresh["id"], created=int(time.time()), generation=token_generation(fresh)).save()
     if revoke_others:
-        for old in fresh.get("token_digests", []):
-            AuthToken(old).delete()
-    store.update(users, fresh, {**fresh, "token_digests": (kept + [digest])[-20:]})
+        delete_tokens(fresh["id"], keep=digest)
     return token
 
 
-def login(username: str, password: str) -> tuple[dict, str]:
+def delete_tokens(user_id: int, keep: str | None = None) -> None:
+    """Delete every token row of the user but `keep` (a digest). Revocation itself is the
+    generation change; this removes the rows it made useless."""
+    with AuthToken.batch_write() as batch:
+        for row in AuthToken.by_user.query(int(user_id)):
+            if row.digest != keep:
+                batch.delete(AuthToken(row.digest))
+
+
+def login(username: str, password: str, source: str) -> tuple[dict, str]:
+    """The user and a new token for a username and password sent from address `source`.
+
+    TooManyRequests (without checking the password) while the username at that address, or the
+    address, has failed too often; the failure that reaches a limit is refused the same way.
+    """
     if not username or not password:
         raise ValidationError("username" if not username else "password", "This field is required.")
+    attempt = login_limits.begin(username, source)
     user = find_user(username)
     if user is None or not user.get("active", 1) or not verify_password(password, user.get("password", "")):
-        # one message for every failure: do not reveal which logins exist
-        raise ValidationError(None, "Unable to log in with the provided username and password.")
+        attempt.failed()
+        raise ValidationError(None, LOGIN_FAILED)
+    attempt.succeeded()
     return user, issue_token(user)
 
 
@@ -87,6 +117,10 @@ def authenticate(header: str | None) -> Principal:
     user = store.get("user", int(token.user_id))
     if user is None or not user.get("active", 1):
         raise NotAuthenticated("User inactive or deleted.")
+    # older, not different: a read of the user just after a regenerate may still show the old
+    # generation, and the new token must work at once
+    if int(token.generation or 0) < token_generation(user):
+        raise NotAuthenticated("Invalid token.")
     return Principal(user)
 
 

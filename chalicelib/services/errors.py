@@ -1,4 +1,5 @@
-"""Domain errors. The API layer maps each to an HTTP status; services raise them freely."""
+"""Domain errors. The API layer maps each to an HTTP status (and the headers it carries); services
+raise them freely."""
 from __future__ import annotations
 
 
@@ -8,6 +9,11 @@ class ServiceError(Exception):
     def __init__(self, detail: str):
         super().__init__(detail)
         self.detail = detail
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the answer must carry besides the `{"detail": ...}` body (none by default)."""
+        return {}
 
 
 class ValidationError(ServiceError):
@@ -23,6 +29,10 @@ class ValidationError(ServiceError):
 class NotAuthenticated(ServiceError):
     status = 401
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Token"}  # the scheme a client should use
+
 
 class PermissionDenied(ServiceError):
     status = 403
@@ -34,3 +44,17 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class TooManyRequests(ServiceError):
+    """Refused until `retry_after` seconds have passed (failed logins, for instance)."""
+
+    status = 429
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

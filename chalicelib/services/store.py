@@ -38,9 +38,10 @@ def _body(rec: Rec) -> str:
                       separators=(",", ":"))
 
 
-def get(family: str, record_id: int) -> Rec | None:
+def get(family: str, record_id: int, consistent: bool = False) -> Rec | None:
+    """One record, or None; `consistent` reads it strongly consistent (after a write elsewhere)."""
     try:
-        return _to_dict(Record.get(family, record_id))
+        return _to_dict(Record.get(family, record_id, consistent_read=consistent))
     except DoesNotExist:
         return None
 

@@ -1,11 +1,14 @@
 """Users (`/api/system/user/`): superuser-only CRUD; passwords hashed, never shown."""
 from __future__ import annotations
 
-from chalicelib.models import AuthToken
-from chalicelib.services.auth import hash_password
+from chalicelib.services import auth
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Bool01, Str
 from chalicelib.services.resources import Access, Resource, register
+
+
+def _deactivated(previous: dict | None, rec: dict) -> bool:
+    return previous is not None and bool(previous.get("active", 1)) and not rec.get("active", 1)
 
 
 def _validate(change) -> None:
@@ -13,22 +16,27 @@ def _validate(change) -> None:
         password = change.data["password"]
         if len(password) < 8:
             raise ValidationError("password", "Ensure this field has at least 8 characters.")
-        change.data["password"] = hash_password(password)
+        change.data["password"] = auth.hash_password(password)
     elif change.creating:
         raise ValidationError("password", "This field is required.")
+    if _deactivated(change.existing, change.data):
+        # saved with the record: its tokens are revoked for good, reactivation does not revive them
+        change.data[auth.TOKEN_GENERATION] = auth.token_generation(change.existing) + 1
 
 
 def _after_save(principal, rec, previous) -> None:
-    """Teams carry their members' last names (denormalized, spec §6.3): refresh them on a rename."""
+    """Teams carry their members' last names (denormalized, spec §6.3): refresh them on a rename.
+    A deactivated user's token rows are deleted (the new generation already revoked them)."""
     if previous is not None and previous.get("last_name") != rec.get("last_name"):
         from chalicelib.services.catalog import system  # imported here: system imports users' family
 
         system.refresh_teams_of_user(rec["id"])
+    if _deactivated(previous, rec):
+        auth.delete_tokens(rec["id"])
 
 
 def _after_delete(principal, rec) -> None:
-    for digest in rec.get("token_digests", []):
-        AuthToken(digest).delete()
+    auth.delete_tokens(rec["id"])
 
 
 USERS = register(Resource(
@@ -40,7 +48,8 @@ USERS = register(Resource(
             description="Login name (letters, digits and @.+_-)."),
         Str("last_name", max_length=150, description="Display name."),
         Str("email", max_length=254, pattern=r"[^@\s]+@[^@\s]+", description="E-mail address."),
-        Bool01("active", default=1, description="0 disables login and every token."),
+        Bool01("active", default=1,
+               description="0 disables login and revokes every token (reactivating does not revive them)."),
         Bool01("superuser", default=0, description="1 passes every permission check."),
         Str("password", hidden=True, max_length=256, description="Write-only; hashed with scrypt."),
     ],
