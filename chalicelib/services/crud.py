@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from chalicelib.services import rbac, secrets, store
+from chalicelib.services import deletion, rbac, secrets, store
 from chalicelib.services.errors import NotFound, PermissionDenied, ValidationError
 from chalicelib.services.fields import ENCRYPTED, Ref, UserRef
-from chalicelib.services.resources import LEVELS, Resource, get as get_resource, referrers
+from chalicelib.services.resources import LEVELS, Resource, get as get_resource
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
@@ -370,41 +370,22 @@ def update(principal: rbac.Principal, resource: Resource, record_id: Any, payloa
     return serialize(resource, rec)
 
 
-def _cascade(resource: Resource, rec: dict) -> bool:
-    """Apply the on_delete rules of every field that refers to this record; True if any
-    dependant was removed."""
-    removed = False
-    dependants = referrers(resource.family)
-    for child, ref in dependants:
-        if ref.on_delete == "protect" and next(iter(store.scan_index(child, ref.name, rec["id"], limit=1)), None):
-            raise ValidationError(None, f"{resource.family} {rec['id']} is used by a {child.family}; remove that first")
-    for child, ref in dependants:
-        if ref.on_delete == "cascade":
-            for row in list(store.scan_index(child, ref.name, rec["id"])):
-                remove(None, child, row)
-                removed = True
-    return removed
-
-
 def remove(principal: rbac.Principal | None, resource: Resource, rec: dict) -> None:
-    """Delete a loaded record and what cascades from it (no permission check here)."""
-    if _cascade(resource, rec):
-        # the dependants' hooks may have rewritten this record (a team's `users` array), so
-        # delete the current version, not the stale one (its version check would fail: 409)
-        rec = store.get(resource.family, rec["id"]) or rec
-    store.delete(resource, rec)
-    if resource.after_delete:
-        resource.after_delete(principal, rec)
+    """Delete a loaded record and what cascades from it, unless a protect rule refuses it (no
+    permission check here: for deletes the system makes)."""
+    deletion.execute(deletion.plan(resource, [rec], principal, check_write=False))
 
 
 def destroy(principal: rbac.Principal, resource: Resource, record_id: Any) -> None:
+    """DELETE on an item: the same plan as a bulk delete of one id."""
     rec = load(resource, record_id)
-    rbac.require(principal, resource, rec, "write")
-    remove(principal, resource, rec)
+    deletion.execute(deletion.plan(resource, [rec], principal, check_write=True))
 
 
 def bulk_destroy(principal: rbac.Principal, resource: Resource, ids: list[Any]) -> list[int]:
-    """Delete several records, all or nothing: every id is checked before any is deleted."""
+    """Delete several records, all or nothing: every id, what cascades from it and every
+    protect rule are checked before anything is deleted (see `chalicelib.services.deletion`
+    for what is atomic when the plan exceeds one transaction)."""
     if not ids:
         raise ValidationError("pk", "Give the ids to delete as pk=1,2 or pk[]=1&pk[]=2.")
     clean_ids: list[int] = []
@@ -418,8 +399,6 @@ def bulk_destroy(principal: rbac.Principal, resource: Resource, ids: list[Any]) 
     missing = [i for i in clean_ids if (resource.family, i) not in found]
     if missing:
         raise ValidationError("pk", f"no {resource.family} with id {', '.join(map(str, missing))}")
-    for i in clean_ids:
-        rbac.require(principal, resource, found[(resource.family, i)], "write")
-    for i in clean_ids:
-        remove(principal, resource, found[(resource.family, i)])
+    records = [found[(resource.family, i)] for i in clean_ids]
+    deletion.execute(deletion.plan(resource, records, principal, check_write=True, field_name="pk"))
     return clean_ids

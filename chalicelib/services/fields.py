@@ -212,7 +212,8 @@ class Ref(Field):
     #: permission level the caller needs on the referenced object to attach it
     needs: str = "read"
     #: when the referenced record is deleted: "cascade" deletes this one too, "protect" refuses
-    #: the delete while this one exists, "keep" leaves a dangling id (both need an index)
+    #: the delete while this one exists and the same delete does not remove it, "keep" leaves a
+    #: dangling id (cascade and protect need an index)
     on_delete: str = "keep"
     default: Any = None
 

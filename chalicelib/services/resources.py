@@ -8,9 +8,12 @@ is one declaration (`register(Resource(...))`) plus one `expose` call in its are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from chalicelib.services.fields import Field, Label, Ref
+
+if TYPE_CHECKING:
+    from chalicelib.services.rbac import Principal
 
 #: ordered permission levels; a higher level includes the lower ones
 LEVELS = {"read": 1, "execute": 2, "write": 3, "admin": 4}
@@ -59,6 +62,27 @@ class Access:
 Hook = Callable[..., Any]
 
 
+class AfterDelete(Protocol):
+    """Runs once the deletes of a plan are written (never for a refused delete). `principal` is
+    the caller, or None for deletes the system makes (a host source sync)."""
+
+    def __call__(self, principal: "Principal | None", rec: dict) -> None: ...
+
+
+class IndexRows(Protocol):
+    """The records of `resource` whose indexed `field_name` equals `value`; one query per
+    distinct partition while a delete plan is computed."""
+
+    def __call__(self, resource: "Resource", field_name: str, value: Any) -> list[dict]: ...
+
+
+class AlsoDeletes(Protocol):
+    """The records that must be deleted with `rec` although no indexed on_delete="cascade" field
+    leads to them (a Resource indexes at most two fields)."""
+
+    def __call__(self, rec: dict, rows: IndexRows) -> Iterable[tuple["Resource", dict]]: ...
+
+
 @dataclass
 class Resource:
     family: str
@@ -77,9 +101,11 @@ class Resource:
     unique: Sequence[Sequence[str]] = ()
     #: validate(ctx, data, existing) -> None: cross-field rules; may modify `data`
     validate: Hook | None = None
-    #: after_save(ctx, record, previous) and after_delete(ctx, record)
+    #: after_save(ctx, record, previous); after_delete runs after a delete plan is written
     after_save: Hook | None = None
-    after_delete: Hook | None = None
+    after_delete: AfterDelete | None = None
+    #: dependants deleted with a record that no indexed cascade field finds (see AlsoDeletes)
+    also_deletes: AlsoDeletes | None = None
     #: at most one record (job settings)
     singleton: bool = False
     #: clients only list and read it (no POST/PUT/PATCH/DELETE routes; `crud.create` refuses):

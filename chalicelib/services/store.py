@@ -2,7 +2,10 @@
 
 One write is one DynamoDB transaction: the record, the row counters of every partition it is
 listed in, and its unique-key markers change together, so `count` in a list envelope is one
-GetItem and uniqueness ("hostname per inventory") never needs a read of the partition.
+GetItem and uniqueness ("hostname per inventory") never needs a read of the partition. Deleting
+many records at once (`pack`, `commit_removals`) shares transactions of up to 100 actions, with
+one summed decrement per counter; the rules that decide what to delete live in
+`chalicelib.services.deletion`.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import datetime
 import functools
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from pynamodb.connection import Connection
@@ -61,14 +65,15 @@ def scan_partition(family: str, ascending: bool = False, limit: int | None = Non
         yield _to_dict(item)
 
 
-def scan_index(resource: Resource, field: str, value: Any, ascending: bool = False,
-               limit: int | None = None) -> Iterator[Rec]:
-    """Records of `resource` whose indexed `field` equals `value`, in id order."""
-    position = list(resource.indexes).index(field)
+def scan_index(resource: Resource, field_name: str, value: Any, ascending: bool = False,
+               limit: int | None = None, page_size: int | None = None) -> Iterator[Rec]:
+    """Records of `resource` whose indexed field equals `value`, in id order; `page_size` keeps
+    the first reads small when the caller may stop early."""
+    position = list(resource.indexes).index(field_name)
     index = Record.by_idx1 if position == 0 else Record.by_idx2
     key = resource.index_key(position, value)
     for item in index.query(key, scan_index_forward=ascending, limit=limit,
-                            page_size=limit if limit and limit < 1000 else None):
+                            page_size=page_size or (limit if limit and limit < 1000 else None)):
         yield _to_dict(item)
 
 
@@ -197,16 +202,81 @@ def update(resource: Resource, old: Rec, new: Rec) -> Rec:
     return new
 
 
-def delete(resource: Resource, rec: Rec) -> None:
+#: DynamoDB's limit on the actions of one TransactWriteItems call
+MAX_TRANSACTION_ACTIONS = 100
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What deleting one record writes: the record itself (under its version condition), -1 on
+    the row counter of every partition it is listed in, and the deletion of its unique-key markers."""
+
+    resource: Resource
+    rec: Rec
+    partitions: tuple[str, ...]
+    markers: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.resource.family, int(self.rec["id"])
+
+
+def removal(resource: Resource, rec: Rec) -> Removal:
+    return Removal(resource, rec, tuple(_partitions(resource, rec)), tuple(_unique_markers(resource, rec)))
+
+
+@dataclass
+class DeleteTransaction:
+    """Removals that fit one TransactWriteItems call. A transaction may not touch one item twice,
+    so the counter decrements are summed per partition: one update each."""
+
+    removals: list[Removal] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)  # partition -> (negative) delta
+
+    @property
+    def actions(self) -> int:
+        return sum(1 + len(r.markers) for r in self.removals) + len(self.counters)
+
+    def fits(self, item: Removal, limit: int) -> bool:
+        new_counters = len(set(item.partitions) - set(self.counters))
+        return self.actions + 1 + len(item.markers) + new_counters <= limit
+
+    def add(self, item: Removal) -> None:
+        self.removals.append(item)
+        for part in item.partitions:
+            self.counters[part] = self.counters.get(part, 0) - 1
+
+
+def pack(removals: Iterable[Removal], limit: int = MAX_TRANSACTION_ACTIONS) -> list[DeleteTransaction]:
+    """Removals in order, cut into as few transactions as DynamoDB's action limit allows (one
+    record and its markers always share a transaction)."""
+    out: list[DeleteTransaction] = []
+    for item in removals:
+        if not out or not out[-1].fits(item, limit):
+            out.append(DeleteTransaction())
+        out[-1].add(item)
+    return out
+
+
+def commit_removals(transaction: DeleteTransaction) -> None:
+    """Write one transaction of removals: all of it or, if any record changed since it was read
+    (its version condition fails), none of it (409)."""
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.delete(_item(resource, rec))
-            for part in _partitions(resource, rec):
-                tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(-1)])
-            for key in _unique_markers(resource, rec):
-                tx.delete(Counter(key))
+            for item in transaction.removals:
+                tx.delete(_item(item.resource, item.rec))
+                for key in item.markers:
+                    tx.delete(Counter(key))
+            for part, delta in transaction.counters.items():
+                tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(delta)])
     except TransactWriteError as exc:
         raise Conflict("the record was changed by another request; read it again and retry") from exc
+
+
+def delete(resource: Resource, rec: Rec) -> None:
+    """Delete one record, its counters and markers in one transaction (no on_delete rules: see
+    `chalicelib.services.deletion` for those)."""
+    commit_removals(pack([removal(resource, rec)])[0])
 
 
 def find_unique(resource: Resource, values: dict) -> int | None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from chalicelib.services import store
 from chalicelib.services.catalog.grants import protect
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Bool01, Int, Label, Ref, Str, Text, Yaml
-from chalicelib.services.resources import Access, Resource, register
+from chalicelib.services.resources import Access, IndexRows, Resource, register
 
 INVENTORIES = register(Resource(
     family="inventory", path="/api/project/inventory", title="Inventories",
@@ -141,7 +141,7 @@ CHILDREN = register(Resource(
     access=Access.parent("inventory", "inventory"),
     fields=[
         Ref("group", family="group", required=True, on_delete="cascade", aliases=("group_id",), description="Parent group id."),
-        # deleting the child group removes the row too (GROUPS.after_delete): only two fields can be indexed
+        # deleting the child group removes the row too (GROUPS.also_deletes): only two fields can be indexed
         Ref("child", family="group", required=True, aliases=("child_id",), description="Child group id."),
         Ref("inventory", family="inventory", read_only=True, on_delete="cascade",
             description="The groups' inventory (set from them)."),
@@ -192,14 +192,13 @@ def _validate_group(change) -> None:
     check_group_name(change.data.get("name", ""))
 
 
-def _after_group_delete(principal, rec) -> None:
-    """Remove the rows that name the group where no index leads to them (child links, memberships)."""
-    from chalicelib.services import crud
-
+def _group_links(rec: dict, rows: IndexRows) -> Iterator[tuple[Resource, dict]]:
+    """The rows that name a group where no index leads to them (child links, memberships): found
+    among its inventory's rows, which a delete plan reads once however many groups it deletes."""
     for resource, field_name in ((CHILDREN, "child"), (MEMBERSHIPS, "group")):
-        for row in list(store.scan_index(resource, "inventory", rec.get("inventory"))):
+        for row in rows(resource, "inventory", rec.get("inventory")):
             if row.get(field_name) == rec["id"]:
-                crud.remove(None, resource, row)
+                yield resource, row
 
 
 HOSTS = register(Resource(
@@ -240,5 +239,5 @@ GROUPS = register(Resource(
     labels=[Label("inventory_name", "inventory", family="inventory")],
     search=("name", "description"), filters=("inventory", "name", "host_source"), ordering=("name",),
     indexes=("inventory", "host_source"), unique=(("inventory", "name"),),
-    validate=_validate_group, after_delete=_after_group_delete,
+    validate=_validate_group, also_deletes=_group_links,
 ))
