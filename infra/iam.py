@@ -24,8 +24,15 @@ NEEDS: dict[str, tuple[str, ...]] = {
     API: ("tables", "kms_encrypt", "kms_decrypt", "run_jobs", "stop_runner", "task_tokens", "job_logs_write",
           "job_logs_read", "artifacts_read"),
     "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write"),
-    "runner": ("tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write"),
+    "runner": ("runner_tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write"),
 }
+
+#: the record families the runner reads or writes: the job, what it uses and renders, what a
+#: sync updates. Not users, tokens, grants, templates or login counters (README "Threat model")
+RUNNER_FAMILIES = ("job", "job_host_summary", "credential", "project", "inventory", "host", "group",
+                   "group_children", "group_host", "host_source", "environment_variable", "job_settings")
+_DATA_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+                 "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
 
 
 def function_name(name: str) -> str:
@@ -45,6 +52,22 @@ def _tables() -> list[dict]:
     return [statement(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
                        "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                        "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"], resources, "Tables")]
+
+
+def _runner_tables() -> list[dict]:
+    """The records and counters tables only, and in them only the partitions of RUNNER_FAMILIES
+    (DynamoDB checks every key a request names, index queries included, against LeadingKeys)."""
+    from chalicelib.models import Counter, Record
+
+    resources = []
+    for model in (Record, Counter):
+        resources.append(arn(storage.table_id(model)))
+        resources.append(sub(f"${{{storage.table_id(model)}.Arn}}/index/*"))
+    keys = []
+    for family in RUNNER_FAMILIES:
+        keys += [family, f"{family}|*", f"seq|{family}", f"count|{family}", f"count|{family}|*", f"uniq|{family}|*"]
+    return [statement(_DATA_ACTIONS, resources, "RunnerTables",
+                      **{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}})]
 
 
 def _machines() -> list[dict]:
@@ -72,6 +95,7 @@ def _run_jobs() -> list[dict]:
 
 GRANTS: dict[str, Callable[[], list[dict]]] = {
     "tables": _tables,
+    "runner_tables": _runner_tables,
     "kms_encrypt": lambda: [statement(["kms:Encrypt", "kms:GenerateDataKey"], [arn("SecretsKey")], "EncryptSecrets")],
     "kms_decrypt": lambda: [statement(["kms:Decrypt"], [arn("SecretsKey")], "DecryptSecrets")],
     "run_jobs": _run_jobs,

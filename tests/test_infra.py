@@ -331,3 +331,21 @@ def test_create_superuser_script_prints_a_token_that_the_api_accepts(deployed):
     token = out.getvalue().strip().splitlines()[-1]
     principal = auth.authenticate(f"Token {token}")
     assert principal.user["username"] == "operator" and principal.user["superuser"] == 1
+
+
+def test_the_runner_role_reaches_only_the_records_and_counters_of_its_families(sam):
+    from chalicelib.models import AuthToken, LoginFailures
+    from chalicelib.services import resources
+
+    statements = sam["Resources"]["RunnerTaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert len(dynamo) == 1
+    named = json.dumps(dynamo[0]["Resource"])
+    assert storage.table_id(AuthToken) not in named and storage.table_id(LoginFailures) not in named
+    keys = dynamo[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    families = {key.split("|")[0] if not key.startswith(("seq|", "count|", "uniq|")) else key.split("|")[1]
+                for key in keys}
+    assert families == set(iam.RUNNER_FAMILIES)
+    registered = {r.family for r in resources.all_resources()}
+    assert families <= registered and not {"user", "template"} & families
+    assert not any(family.startswith("grant.") for family in families)

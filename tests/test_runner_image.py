@@ -14,6 +14,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKERFILE = os.path.join(ROOT, "runner_image", "Dockerfile")
 REQUIREMENTS = os.path.join(ROOT, "runner_image", "requirements.txt")
+#: Debian's Python 3.11 (scripts/bootstrap installs python3-venv for it)
+SYSTEM_PYTHON = "/usr/bin/python3.11"
 
 
 def _hadolint() -> str:
@@ -28,20 +30,24 @@ def test_dockerfile_passes_hadolint():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_dockerfile_runs_the_entrypoint_as_a_non_root_user():
+def test_dockerfile_runs_the_runner_as_root_and_jobs_as_the_unprivileged_job_user():
     text = open(DOCKERFILE, encoding="utf-8").read()
     assert "FROM python:3.11-slim" in text
-    assert "USER 10001" in text and '"python", "-m", "runner_image.entrypoint"' in text
+    assert "\nUSER " not in text and '"python", "-m", "runner_image.entrypoint"' in text
+    assert "useradd --create-home --uid 10002" in text
+    assert "OPSGRAT_SANDBOX=user" in text and "OPSGRAT_JOB_USER=job" in text
     for package in ("git", "openssh-client", "sshpass"):
         assert f" {package}" in text
 
 
 @pytest.fixture(scope="module")
 def clean_venv():
-    """A new venv with only runner_image/requirements.txt installed."""
+    """A new venv with only runner_image/requirements.txt installed, on the system's Python 3.11
+    (as the image's is, it lives outside any home directory, so the job user can run it too)."""
     base = tempfile.mkdtemp(prefix="opsgrat-runner-venv-")
+    os.chmod(base, 0o755)
     try:
-        python = os.path.realpath(sys.executable)  # the interpreter, not this (dev) venv's
+        python = SYSTEM_PYTHON if os.access(SYSTEM_PYTHON, os.X_OK) else os.path.realpath(sys.executable)
         subprocess.run([python, "-m", "venv", base], check=True)
         proc = subprocess.run([os.path.join(base, "bin", "pip"), "install", "-q", "--disable-pip-version-check",
                                "-r", REQUIREMENTS], capture_output=True, text=True)
@@ -65,3 +71,35 @@ def test_runner_requirements_alone_import_the_entrypoint_and_run_ansible(clean_v
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["successful", "True"]
+
+
+def test_the_image_requirements_run_a_job_in_the_ecs_sandbox_as_the_job_user(clean_venv):
+    """The runner image's mode (OPSGRAT_SANDBOX=user): ansible runs as the job user, with a built
+    environment, from the image's own requirements."""
+    script = (
+        "import os, sys\n"
+        "from runner_image.opsgrat_runner import workdir\n"
+        "from runner_image.opsgrat_runner.execute import RunSpec\n"
+        "from runner_image.opsgrat_runner.sandbox import Sandbox\n"
+        "from runner_image.opsgrat_runner.zone import JobZone\n"
+        "sandbox = Sandbox.from_environment()\n"
+        "dirs = workdir.create(1, None)\n"
+        "sandbox.hand_over(dirs.zone)\n"
+        "events = []\n"
+        "zone = JobZone(sandbox, dirs).start()\n"
+        "spec = RunSpec(kind='adhoc', module='shell', module_args='id -un; echo key=${AWS_SECRET_ACCESS_KEY:-none}',\n"
+        "               inventory_str='box ansible_connection=local\\n', workdir=dirs.zone)\n"
+        "r = zone.run(spec, on_event=events.append, should_cancel=lambda: False)\n"
+        "workdir.remove(dirs)\n"
+        "print(sandbox.mode, r.status, r.error)\n"
+        "print(''.join(e.get('stdout') or '' for e in events))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update({"PYTHONPATH": ROOT, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin",
+                "OPSGRAT_SANDBOX": "user", "AWS_SECRET_ACCESS_KEY": "runner-only-secret"})
+    proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, output = proc.stdout.split("\n", 1)
+    assert first == "user successful ", proc.stdout
+    assert "opsgrat-job" in output and "key=none" in output and "runner-only-secret" not in output

@@ -38,6 +38,7 @@ class LocalStack:
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
         self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)  # the token file, the snapshot and the KMS material are the stack's alone
         os.environ["OPSGRAT_HOME"] = str(self.home)
         self._moto, endpoint = moto_server.start()
         from chalicelib.local import runners as local_runners
