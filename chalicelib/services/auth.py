@@ -13,6 +13,7 @@ Authenticating a request stays one GetItem on the token and one on the user.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -86,6 +87,13 @@ def delete_tokens(user_id: int, keep: str | None = None) -> None:
                 batch.delete(AuthToken(row.digest))
 
 
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash no password matches in practice, checked for logins with no user behind them
+    (made on first use: scrypt is slow, and cold starts should not pay for it)."""
+    return hash_password(pysecrets.token_hex(16))
+
+
 def login(username: str, password: str, source: str) -> tuple[dict, str]:
     """The user and a new token for a username and password sent from address `source`.
 
@@ -96,7 +104,9 @@ def login(username: str, password: str, source: str) -> tuple[dict, str]:
         raise ValidationError("username" if not username else "password", "This field is required.")
     attempt = login_limits.begin(username, source)
     user = find_user(username)
-    if user is None or not user.get("active", 1) or not verify_password(password, user.get("password", "")):
+    # an unknown or inactive login costs the same scrypt as a wrong password: no timing tells them apart
+    stored = user.get("password", "") if user and user.get("active", 1) else _dummy_hash()
+    if not verify_password(password, stored) or stored is _dummy_hash():
         attempt.failed()
         raise ValidationError(None, LOGIN_FAILED)
     attempt.succeeded()
