@@ -7,17 +7,26 @@ is one declaration (`register(Resource(...))`) plus one `expose` call in its are
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
 
 from chalicelib.services.fields import Field, Label, Ref
 
 if TYPE_CHECKING:
+    from chalicelib.services.crud import Change
     from chalicelib.services.rbac import Principal
 
 #: ordered permission levels; a higher level includes the lower ones
 LEVELS = {"read": 1, "execute": 2, "write": 3, "admin": 4}
 LEVEL_LABELS = {"read": "Read-only", "execute": "Execute", "write": "Read-write & Execute", "admin": "Admin"}
+
+
+class AccessKind(enum.StrEnum):
+    OPEN = "open"
+    SUPERUSER = "superuser"
+    PROTECTED = "protected"
+    PARENT = "parent"
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ class Access:
         their inventory, grants follow the object they grant on).
     """
 
-    kind: str
+    kind: AccessKind
     parent_field: str = ""
     parent_family: str = ""
     #: level needed on the parent to create/update/delete (for ``parent``)
@@ -41,25 +50,41 @@ class Access:
 
     @classmethod
     def open(cls) -> "Access":
-        return cls("open")
+        return cls(AccessKind.OPEN)
 
     @classmethod
     def superuser(cls) -> "Access":
-        return cls("superuser")
+        return cls(AccessKind.SUPERUSER)
 
     @classmethod
     def protected(cls, readable_via: tuple[str, str] | None = None) -> "Access":
         """`readable_via=(field, family)`: whoever may read the record of protected `family` named
         by `field` may read this one (AWX: who can read a job template sees its jobs)."""
         field_name, family = readable_via or ("", "")
-        return cls("protected", field_name, family)
+        return cls(AccessKind.PROTECTED, field_name, family)
 
     @classmethod
     def parent(cls, field_name: str, family: str, write_level: str = "write") -> "Access":
-        return cls("parent", field_name, family, write_level)
+        return cls(AccessKind.PARENT, field_name, family, write_level)
 
 
-Hook = Callable[..., Any]
+class Validate(Protocol):
+    """Cross-field rules of a create or update, before anything is stored; may complete
+    `change.data` (derived fields) and raises ValidationError/PermissionDenied to refuse it."""
+
+    def __call__(self, change: "Change") -> None: ...
+
+
+class AfterSave(Protocol):
+    """Runs after a record was stored (`previous` is None for a create): denormalized copies."""
+
+    def __call__(self, principal: "Principal | None", rec: dict, previous: dict | None) -> None: ...
+
+
+class Extra(Protocol):
+    """Read-only values computed from a stored record when it is shown (not stored labels)."""
+
+    def __call__(self, rec: dict) -> dict[str, Any]: ...
 
 
 class AfterDelete(Protocol):
@@ -99,10 +124,9 @@ class Resource:
     indexes: Sequence[str] = ()
     #: tuples of fields unique together (enforced with conditional writes, not by reading)
     unique: Sequence[Sequence[str]] = ()
-    #: validate(ctx, data, existing) -> None: cross-field rules; may modify `data`
-    validate: Hook | None = None
-    #: after_save(ctx, record, previous); after_delete runs after a delete plan is written
-    after_save: Hook | None = None
+    validate: Validate | None = None
+    #: after_delete runs after a delete plan is written
+    after_save: AfterSave | None = None
     after_delete: AfterDelete | None = None
     #: dependants deleted with a record that no indexed cascade field finds (see AlsoDeletes)
     also_deletes: AlsoDeletes | None = None
@@ -115,8 +139,7 @@ class Resource:
     updatable: bool = True
     tag: str = ""
     description: str = ""
-    #: extra read-only values computed from the stored record (not stored labels)
-    extra: Hook | None = None
+    extra: Extra | None = None
     #: the names `extra` adds, so the OpenAPI document lists them without calling the hook
     #: (a hook may need a real record or read other services)
     extra_fields: Sequence[str] = ()
