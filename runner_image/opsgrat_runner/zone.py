@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from .execute import RunResult, RunSpec
+from .execute import STATUSES, RunResult, RunSpec
 from .redact import Redactor
 from .sandbox import CODE_ROOT, Sandbox
 from .summary import HostSummary
@@ -128,7 +128,7 @@ class JobZone:
             return RunResult(status="failed", rc=-1, stdout="", host_summaries=[], events_count=0,
                              error=f"the job's sandbox ended without a result (exit {self.process.returncode})"
                                    + (f": {tail}" if tail else ""))
-        status = raw.get("status") if raw.get("status") in ("successful", "failed", "canceled", "timeout") else "failed"
+        status = raw.get("status") if raw.get("status") in STATUSES else "failed"
         return RunResult(status=status, rc=int(raw.get("rc") or 0) if isinstance(raw.get("rc"), int) else -1,
                          stdout="", host_summaries=_summaries(raw), events_count=int(raw.get("events_count") or 0),
                          error=redactor.text(str(raw.get("error") or "")))
