@@ -13,6 +13,7 @@ os.environ.update({
 for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_var, None)
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
 
 import pytest  # noqa: E402
@@ -66,8 +67,10 @@ class Api:
         return self.request("DELETE", path, body, **kw)
 
 
-@pytest.fixture
-def aws_mock():
+@contextlib.contextmanager
+def moto_stack():
+    """moto's in-process AWS with the stack provisioned and seeded: what `aws_mock` gives each
+    test, for module-scoped fixtures of suites that build costly data once (tests/test_permission_matrix.py)."""
     from chalicelib.local import moto_patches
 
     moto_patches.apply()
@@ -80,6 +83,12 @@ def aws_mock():
         system.seed()
         yield
     aws.reset()
+
+
+@pytest.fixture
+def aws_mock():
+    with moto_stack():
+        yield
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ Whoever asks, a launch is a `JobRequest` passed to `launch()`, which
 (or project, inventory, host source) records who attached it (`attached_by`), and someone who
 may only execute the template runs it with what its editor attached, as long as that editor still
 holds use on it. Withdraw the editor's grant and the template stops running with that object.
+Vouching covers the template as its editor left it: a run with extra variables of the launcher's
+own (they can redirect where a playbook connects) uses only what the launcher may use himself.
 """
 from __future__ import annotations
 
@@ -112,9 +114,23 @@ def authorize(principal: rbac.Principal, request: JobRequest) -> None:
         raise PermissionDenied("inventory_str: only superusers may run against an inline inventory; "
                                "use an inventory you may execute")
     principals: dict[int, rbac.Principal | None] = {principal.id: principal}
+    vouched = not _own_variables(request)
     for use in uses(request):
-        if not _may_use(principals, principal.id, use) and not _may_use(principals, use.voucher, use):
-            raise PermissionDenied(f"{use.field}: you need execute (use) permission on {use.family} {use.id}")
+        if not _may_use(principals, principal.id, use) and not (vouched and _may_use(principals, use.voucher, use)):
+            why = "" if vouched else " (with launch-time variables, nobody vouches for you)"
+            raise PermissionDenied(f"{use.field}: you need execute (use) permission on {use.family} {use.id}{why}")
+
+
+def _own_variables(request: JobRequest) -> bool:
+    """True when a template's job runs with extra variables other than the template's own.
+
+    Variables can point a playbook's connections elsewhere (`ansible_host`, `ansible_ssh_common_args`)
+    and so hand a credential to whoever set them; an editor vouches for the template as it is,
+    not for what its launchers add, so such a run uses only what the launcher may use himself."""
+    if request.template is None:
+        return False
+    return load_mapping(request.fields.get("variables") or "", "variables") \
+        != load_mapping(request.template.get("variables") or "", "variables")
 
 
 def _may_use(principals: dict[int, rbac.Principal | None], user_id: int | None, use: Use) -> bool:
@@ -226,8 +242,9 @@ def launch_template(principal: rbac.Principal, payload: dict) -> dict:
 def launch_command(principal: rbac.Principal, data: dict) -> dict:
     """`POST /api/job/job/`: an ad-hoc command (module + arguments) or a template-less playbook run.
 
-    `data` holds the job's fields as parsed by the job declaration; every object is used on the
-    launcher's own permissions (nothing vouches for it)."""
+    `data` holds the job's fields as parsed by the job declaration; the objects it names are used
+    on the launcher's own permissions (nothing vouches for them), what they bring along (the
+    inventory's login, the project's credentials) on their attachers' as for any launch."""
     if data.get("module"):
         modules = get("module")
         if store.find_unique(modules, {"name": data["module"]}) is None:
@@ -269,6 +286,9 @@ def relaunch(principal: rbac.Principal, job_id, hosts: str = "all") -> dict:
     if hosts not in ("all", "failed"):
         raise ValidationError("hosts", 'must be "all" or "failed"')
     template = store.get("template", job["template"]) if job.get("template") else None
+    if job.get("template") and template is None and not principal.is_superuser:
+        # relaunching needs execute on the template, which nobody holds once it is deleted
+        raise PermissionDenied(f"template: template {job['template']} was deleted; only superusers may relaunch its jobs")
     data = {name: job.get(name) for name in RUN_FIELDS if name in job}
     data["relaunch_of"] = job["id"]
     if hosts == "failed":
