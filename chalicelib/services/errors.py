@@ -34,3 +34,9 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class PayloadTooLarge(ServiceError):
+    """A request body over the size limit (chalicelib.services.limits.MAX_BODY_BYTES)."""
+
+    status = 413

@@ -16,7 +16,7 @@ import yaml
 from chalicelib import aws, config
 from chalicelib.services import jobs, joblogs, rbac, store
 from chalicelib.services.errors import PermissionDenied, ValidationError
-from chalicelib.services.fields import load_mapping
+from chalicelib.services.fields import Ref, Str, load_mapping
 from chalicelib.services.resources import LEVELS, get
 
 #: fields a job copies from its template (and a relaunch from its job)
@@ -78,18 +78,21 @@ def merge_variables(base: str, override) -> str:
     return yaml.safe_dump(merged, default_flow_style=False, sort_keys=False)
 
 
+#: how `POST /api/template/template/run/` names the template: strictly, as every field parses
+#: (`true` or 1.5 is no id; "1" from a form is)
+TEMPLATE_ID = Ref("id", family="template", description="Template id.")
+TEMPLATE_NAME = Str("name", max_length=512, description="Template name (when no id is given).")
+
+
 def find_template(payload: dict) -> dict:
     templates = get("template")
-    if payload.get("id") not in (None, ""):
-        try:
-            template_id = int(payload["id"])
-        except (TypeError, ValueError):
-            raise ValidationError("id", "Expected the integer id of a template.") from None
-    elif payload.get("name"):
-        template_id = store.find_unique(templates, {"name": str(payload["name"])})
+    template_id = TEMPLATE_ID.parse(payload.get("id"))
+    name = TEMPLATE_NAME.parse(payload.get("name"))
+    if template_id is None and name:
+        template_id = store.find_unique(templates, {"name": name})
         if template_id is None:
-            raise ValidationError("name", f'no template named "{payload["name"]}"')
-    else:
+            raise ValidationError("name", f'no template named "{name}"')
+    elif template_id is None:
         raise ValidationError("id", "Give the template's id or name.")
     template = store.get("template", template_id)
     if template is None:
@@ -104,9 +107,9 @@ def launch_template(principal: rbac.Principal, payload: dict) -> dict:
     data.update(template=template["id"], kind="job", module="", arguments="")
     job_fields = get("job").by_name
     for name in OVERRIDES:
-        if name in payload and name != "variables":
+        if name in payload:
             data[name] = job_fields[name].parse(payload[name])
-    data["variables"] = merge_variables(template.get("variables", ""), payload.get("variables"))
+    data["variables"] = merge_variables(template.get("variables", ""), data.get("variables") if "variables" in payload else None)
     if not data.get("project") or not data.get("playbook"):
         raise ValidationError("project", "the template has no project and playbook to run")
     if not data.get("inventory") and not data.get("inventory_str"):
