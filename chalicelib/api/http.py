@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlencode
 from aws_lambda_powertools import Logger
 from chalice import Blueprint, Response
 
-from chalicelib.services.errors import ServiceError, ValidationError
+from chalicelib.services import limits
+from chalicelib.services.errors import PayloadTooLarge, ServiceError, ValidationError
 
 logger = Logger(service="opsgrat")
 
@@ -54,20 +55,41 @@ def error_response(status: int, detail: str, headers: dict | None = None) -> Res
     return json_response({"detail": detail}, status, headers)
 
 
+def method_not_allowed(method: str, allowed: list[str]) -> Response:
+    """The 405 of every path, for the registered methods it does not serve and (local server,
+    chalicelib.local.httpd) for methods Chalice cannot route at all, such as TRACE."""
+    return error_response(405, f'Method "{method}" not allowed.', {"Allow": ", ".join(sorted(allowed))})
+
+
+def allowed_methods(route_path: str) -> list[str] | None:
+    """The methods a registered route path ("/api/system/team/{id}") serves; None if unknown."""
+    route = next((r for r in ROUTES if r.path == route_path), None)
+    return None if route is None else sorted(route.methods)
+
+
 def parse_body(request) -> dict:
-    """The request body as a dict, from JSON or a form; `key[]` form fields become lists."""
-    raw = request.raw_body or b""
+    """The request body as a dict, from JSON or a form; `key[]` form fields become lists.
+
+    The generic limits apply here, once for every route (chalicelib.services.limits): at most
+    MAX_BODY_BYTES (else 413), UTF-8, and JSON within the nesting, number and Unicode limits.
+    """
+    try:
+        raw = request.raw_body or b""
+    except UnicodeEncodeError:  # a text body holding a lone surrogate cannot even become bytes
+        raise ValidationError("body", "not valid Unicode (a lone surrogate)") from None
+    if len(raw) > limits.MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body: {len(raw):,} bytes is more than the {limits.MAX_BODY_BYTES:,} a request may send")
     if not raw.strip():
         return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError("body", f"not valid UTF-8 (byte {exc.start})") from None
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    text = raw.decode("utf-8", errors="replace")
     if content_type == "application/x-www-form-urlencoded" or (content_type != "application/json" and not text.lstrip().startswith(("{", "["))):
         parsed = parse_qs(text, keep_blank_values=True)
         return {k: (v if k.endswith("[]") else v[-1]) for k, v in parsed.items()}
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ValidationError(None, f"JSON parse error: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    data = limits.load_json(text)
     if not isinstance(data, dict):
         raise ValidationError(None, "Expected a JSON object.")
     return data
@@ -138,7 +160,7 @@ def endpoint(bp: Blueprint, path: str, handlers: dict[str, Handler], *, tag: str
         started = time.perf_counter()
         principal = None
         if method not in handlers:
-            return error_response(405, f'Method "{method}" not allowed.', {"Allow": ", ".join(allowed)})
+            return method_not_allowed(method, allowed)
         try:
             principal = None if public else authenticate(request)
             result = handlers[method](request, principal, **params)

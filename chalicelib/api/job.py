@@ -5,10 +5,12 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api.http import endpoint, page, parse_body, query_params
+from chalicelib.api.openapi import page_of, paging_params, ref
 from chalicelib.api.resources import expose
 from chalicelib.services import crud, joblogs, launch, rbac, store
 from chalicelib.services.catalog import job as job_catalog
 from chalicelib.services.errors import ValidationError
+from chalicelib.services.fields import Bool01, Int, Str
 
 bp = Blueprint(__name__)
 
@@ -35,20 +37,26 @@ def _cancel(request, principal, id):
 
 
 def _relaunch(request, principal, id):
-    body = parse_body(request)
-    job = launch.relaunch(principal, id, str(body.get("hosts") or "all"))
+    hosts = parse_body(request).get("hosts", "all")
+    if not isinstance(hosts, str):
+        raise ValidationError("hosts", 'must be "all" or "failed"')
+    job = launch.relaunch(principal, id, hosts)
     return crud.serialize(job_catalog.JOBS, job), 201
+
+
+_FORMAT = Str("format", choices=("txt", "ansi", "json"), blank=False, default="txt",
+              description="txt (plain text, the default), ansi (with colours) or json.")
+_DOWNLOAD = Bool01("download", description="1: answer as an attachment (Content-Disposition).")
 
 
 def _stdout(request, principal, id):
     job = _readable_job(principal, id)
     params = query_params(request)
-    fmt = params.get("format", "txt")
-    if fmt not in ("txt", "ansi", "json"):
-        raise ValidationError("format", "must be txt, ansi or json")
+    fmt = _FORMAT.parse(params.get("format"))
+    download = _DOWNLOAD.parse(params.get("download"))
     ansi = joblogs.stdout_ansi(job["id"])
     headers = {}
-    if params.get("download") in ("1", "true"):
+    if download:
         ext = {"txt": "txt", "ansi": "ansi.txt", "json": "json"}[fmt]
         headers["Content-Disposition"] = f'attachment; filename="job_{job["id"]}.{ext}"'
     if fmt == "json":
@@ -58,16 +66,17 @@ def _stdout(request, principal, id):
     return Response(body=text, status_code=200, headers={"Content-Type": "text/plain; charset=utf-8", **headers})
 
 
+_COUNTER_GT = Int("counter__gt", default=None, description="Only events whose counter is greater.")
+
+
 def _events(request, principal, id):
     job = _readable_job(principal, id)
     params = query_params(request)
     q = crud.parse_list_query(job_catalog.JOBS, {k: v for k, v in params.items() if k in ("offset", "limit")})
-    after = params.get("counter__gt")
+    after = _COUNTER_GT.parse(params.get("counter__gt"))
     rows = sorted(joblogs.events(job["id"]), key=lambda e: e.get("counter", 0))
-    if after not in (None, ""):
-        if not after.lstrip("-").isdigit():
-            raise ValidationError("counter__gt", "A valid integer is required.")
-        rows = [e for e in rows if e.get("counter", 0) > int(after)]
+    if after is not None:
+        rows = [e for e in rows if e.get("counter", 0) > after]
     return page(request, len(rows), q.offset, q.limit, rows[q.offset:q.offset + q.limit]), 200
 
 
@@ -78,20 +87,30 @@ def _host_summaries(request, principal, id):
     return {"count": len(results), "next": None, "previous": None, "results": results}, 200
 
 
+_JOB = ref(job_catalog.JOBS)
+_EVENT = {"type": "object", "description": "One ansible-runner event: counter, event, host, task, changed, "
+                                           "failed, stdout and the event's data.",
+          "properties": {"counter": {"type": "integer"}, "event": {"type": "string"}}}
+
 endpoint(bp, "/api/job/job/{id}/cancel", {"POST": _cancel}, tag="job",
-         docs={"POST": {"summary": "Cancel a job: the runner stops ansible; state becomes canceled", "status": 202}})
+         docs={"POST": {"summary": "Cancel a job: the runner stops ansible; state becomes canceled", "status": 202,
+                        "response": _JOB, "description": "Cancel requested; the job as it is now"}})
 endpoint(bp, "/api/job/job/{id}/relaunch", {"POST": _relaunch}, tag="job",
-         docs={"POST": {"summary": 'Run a job again: {"hosts": "all"|"failed"}', "status": 201,
+         docs={"POST": {"summary": 'Run a job again: {"hosts": "all"|"failed"}', "status": 201, "response": _JOB,
+                        "description": "The new job",
                         "request": {"type": "object", "properties": {"hosts": {"type": "string", "enum": ["all", "failed"]}}}}})
 endpoint(bp, "/api/job/job/{id}/stdout", {"GET": _stdout}, tag="job",
          docs={"GET": {"summary": "Job output: ?format=txt|ansi|json, &download=1 for a file",
-                       "response": {"type": ["string", "object"]},
-                       "query": [{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["txt", "ansi", "json"]}},
-                                 {"name": "download", "in": "query", "schema": {"type": "integer", "enum": [0, 1]}}]}})
+                       "content": {"text/plain": {"schema": {"type": "string"}},
+                                   "application/json": {"schema": {
+                                       "type": "object", "required": ["id", "state", "content"],
+                                       "properties": {"id": {"type": "integer"}, "state": {"type": ["string", "null"]},
+                                                      "content": {"type": "string"}}}}},
+                       "description": "text/plain for txt and ansi, application/json for json",
+                       "query": [_FORMAT, _DOWNLOAD]}})
 endpoint(bp, "/api/job/job/{id}/events", {"GET": _events}, tag="job",
          docs={"GET": {"summary": "Structured ansible events, ordered by counter (offset/limit, counter__gt)",
-                       "query": [{"name": "offset", "in": "query", "schema": {"type": "integer"}},
-                                 {"name": "limit", "in": "query", "schema": {"type": "integer"}},
-                                 {"name": "counter__gt", "in": "query", "schema": {"type": "integer"}}]}})
+                       "response": page_of(_EVENT), "query": [*paging_params(), _COUNTER_GT]}})
 endpoint(bp, "/api/job/job/{id}/host_summaries", {"GET": _host_summaries}, tag="job",
-         docs={"GET": {"summary": "Per-host totals: ok, changed, failures, unreachable, skipped, rescued, ignored"}})
+         docs={"GET": {"summary": "Per-host totals: ok, changed, failures, unreachable, skipped, rescued, ignored",
+                       "response": page_of(ref(job_catalog.HOST_SUMMARIES))}})

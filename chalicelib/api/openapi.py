@@ -5,20 +5,44 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import ROUTES, RouteDoc, endpoint
-from chalicelib.services.crud import MAX_LIMIT, DEFAULT_LIMIT
-from chalicelib.services.resources import Resource
+from chalicelib.services import limits
+from chalicelib.services.crud import LIMIT, MAX_LIMIT, OFFSET
+from chalicelib.services.fields import Field
+from chalicelib.services.resources import Resource, all_resources
 
 bp = Blueprint(__name__)
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_ERROR_TEXTS = {
+    "400": "Invalid input; the detail names the field",
+    "401": "Not authenticated",
+    "403": "No permission",
+    "404": "Not found",
+    "405": "Method not allowed; the Allow header lists the methods this path serves",
+    "409": "The record was changed by another request meanwhile; read it again and retry",
+    "413": f"Request body larger than {limits.MAX_BODY_BYTES:,} bytes",
+}
+_ID = {"type": "integer", "minimum": 1, "maximum": limits.INT_MAX}
 
 
 def _schema_name(resource: Resource) -> str:
     return "".join(part.capitalize() for part in resource.family.replace(".", "_").split("_"))
 
 
+def ref(resource: Resource) -> dict:
+    """A reference to the record schema of a resource (for the docs of custom routes)."""
+    return {"$ref": f"#/components/schemas/{_schema_name(resource)}"}
+
+
+def page_of(items: dict) -> dict:
+    """The list envelope of spec §1.6 around `items`."""
+    return {"type": "object", "required": ["count", "next", "previous", "results"], "properties": {
+        "count": {"type": "integer", "minimum": 0}, "next": {"type": ["string", "null"]},
+        "previous": {"type": ["string", "null"]}, "results": {"type": "array", "items": items}}}
+
+
 def _record_schema(resource: Resource) -> dict:
-    props: dict = {"id": {"type": "integer", "readOnly": True}}
+    props: dict = {"id": {**_ID, "readOnly": True}}
     for f in resource.fields:
         if f.hidden:
             continue
@@ -26,7 +50,8 @@ def _record_schema(resource: Resource) -> dict:
     for label in resource.labels:
         props[label.name] = label.openapi()
     props.update({name: {"readOnly": True} for name in resource.extra_fields})
-    return {"type": "object", "properties": props, "description": resource.description or resource.title}
+    return {"type": "object", "required": list(props), "properties": props,
+            "description": resource.description or resource.title}
 
 
 def _input_schema(resource: Resource, partial: bool) -> dict:
@@ -40,19 +65,39 @@ def _input_schema(resource: Resource, partial: bool) -> dict:
     return out
 
 
-def _list_params(resource: Resource) -> list[dict]:
-    params = [
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "Start position."},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-         "description": f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})."},
-        {"name": "ordering", "in": "query", "schema": {"type": "string"},
-         "description": "Comma-separated fields, '-' for descending: " + ", ".join(["id", *resource.ordering])},
-    ]
+def query_parameter(f: Field) -> dict:
+    """A query-string parameter parsed by field `f`: its schema, without null (a query string
+    holds no null; an empty value means "not given")."""
+    schema = {k: v for k, v in f.schema().items()}
+    kinds = schema.get("type")
+    if isinstance(kinds, list):
+        kinds = [k for k in kinds if k != "null"]
+        schema["type"] = kinds[0] if len(kinds) == 1 else kinds
+    out = {"name": f.name, "in": "query", "schema": schema}
+    if f.description:
+        out["description"] = f.description
+    return out
+
+
+def paging_params() -> list[dict]:
+    """`offset` and `limit`; the document names the largest page (larger values are capped)."""
+    limit = query_parameter(LIMIT)
+    limit["schema"]["maximum"] = MAX_LIMIT
+    return [query_parameter(OFFSET), limit]
+
+
+def list_params(resource: Resource) -> list[dict]:
+    params = [*paging_params(),
+              {"name": "ordering", "in": "query", "schema": {"type": "string"},
+               "description": "Comma-separated fields, '-' for descending: " + ", ".join(["id", *resource.ordering])}]
     if resource.search:
         params.append({"name": "search", "in": "query", "schema": {"type": "string"},
                        "description": "Case-insensitive substring over " + ", ".join(resource.search)})
     for name in resource.filters:
-        params.append({"name": name, "in": "query", "schema": {"type": "string"}, "description": "Exact match."})
+        param = query_parameter(resource.by_name[name])
+        param["name"] = name
+        param["description"] = "Exact match."
+        params.append(param)
     return params
 
 
@@ -64,21 +109,35 @@ _ERROR_HEADERS = {
 }
 
 
-def _responses(status: int, schema: dict | None, description: str = "OK",
-               errors: dict[int, str] | None = None) -> dict:
-    """The success response and the errors every route may answer, plus a route's own `errors`
-    (status -> description)."""
+def _responses(status: int, content: dict | None, description: str, *, method: str, public: bool,
+               item: bool, body: bool, params: bool, errors: dict[int, str] | None = None) -> dict:
+    """The success response and every error this operation can answer (all `{"detail"}`), plus a
+    route's own `errors` (status -> description)."""
     ok: dict = {"description": description}
-    if schema is not None:
-        ok["content"] = {"application/json": {"schema": schema}}
+    if content:
+        ok["content"] = content
+    codes = ["405"]
+    if body or params or not public or method != "get":
+        codes.append("400")
+    if not public:
+        codes += ["401", "403"]
+    if item:
+        codes.append("404")
+    if method != "get":
+        codes.append("409")
+    if body:
+        codes.append("413")
     out = {str(status): ok}
-    common = {"400": "Invalid input", "401": "Not authenticated", "403": "No permission", "404": "Not found",
-              "405": "Method not allowed"}
-    for code, text in {**common, **{str(k): v for k, v in (errors or {}).items()}}.items():
-        out[code] = {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+    texts = {**_ERROR_TEXTS, **{str(k): v for k, v in (errors or {}).items()}}
+    for code in sorted(set(codes) | {str(k) for k in (errors or {})}):
+        out[code] = {"description": texts[code], "content": {"application/json": {"schema": _ERROR}}}
         if code in _ERROR_HEADERS:
             out[code]["headers"] = _ERROR_HEADERS[code]
     return out
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
 
 
 def _body(schema: dict) -> dict:
@@ -89,46 +148,57 @@ def _body(schema: dict) -> dict:
 def _resource_ops(route: RouteDoc, schemas: dict) -> dict:
     resource: Resource = route.resource
     name = _schema_name(resource)
-    schemas[name] = _record_schema(resource)
     schemas[name + "Input"] = _input_schema(resource, partial=False)
     schemas[name + "Patch"] = _input_schema(resource, partial=True)
-    ref = {"$ref": f"#/components/schemas/{name}"}
+    record = ref(resource)
     ops: dict = {}
     title = resource.title
-    if route.kind == "collection":
-        page = {"type": "object", "required": ["count", "next", "previous", "results"], "properties": {
-            "count": {"type": "integer"}, "next": {"type": ["string", "null"]},
-            "previous": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref}}}
-        ops["get"] = {"summary": f"List {title}", "parameters": _list_params(resource), "responses": _responses(200, page)}
+    item = route.kind == "item"
+
+    def responses(method: str, status: int, content: dict | None, description: str = "OK", body: bool = False):
+        return _responses(status, content, description, method=method, public=False, item=item, body=body,
+                          params=method == "get" and not item)
+
+    if not item:
+        ops["get"] = {"summary": f"List {title}", "parameters": list_params(resource),
+                      "responses": responses("get", 200, _json(page_of(record)))}
         if "POST" in route.methods:
             ops["post"] = {"summary": f"Create ({title})", "requestBody": _body({"$ref": f"#/components/schemas/{name}Input"}),
-                           "responses": _responses(201, ref, "Created")}
+                           "responses": responses("post", 201, _json(record), "Created", body=True)}
             ops["delete"] = {"summary": f"Bulk delete ({title}): pk=1,2 or pk[]=1&pk[]=2 in the body",
                              "requestBody": _body({"$ref": "#/components/schemas/BulkDelete"}),
-                             "responses": _responses(200, {"$ref": "#/components/schemas/Deleted"})}
+                             "responses": responses("delete", 200, _json({"$ref": "#/components/schemas/Deleted"}),
+                                                    body=True)}
     else:
-        ops["get"] = {"summary": f"Read one ({title})", "responses": _responses(200, ref)}
+        ops["get"] = {"summary": f"Read one ({title})", "responses": responses("get", 200, _json(record))}
         if "PUT" in route.methods:
             ops["put"] = {"summary": f"Replace ({title})", "requestBody": _body({"$ref": f"#/components/schemas/{name}Input"}),
-                          "responses": _responses(200, ref)}
+                          "responses": responses("put", 200, _json(record), body=True)}
             ops["patch"] = {"summary": f"Update some fields ({title})",
                             "requestBody": _body({"$ref": f"#/components/schemas/{name}Patch"}),
-                            "responses": _responses(200, ref)}
+                            "responses": responses("patch", 200, _json(record), body=True)}
         if "DELETE" in route.methods:
-            ops["delete"] = {"summary": f"Delete ({title})", "responses": _responses(204, None, "Deleted")}
+            ops["delete"] = {"summary": f"Delete ({title})", "responses": responses("delete", 204, None, "Deleted")}
     return ops
 
 
 def _custom_ops(route: RouteDoc) -> dict:
+    """Operations of hand-written routes, from their docs: `summary`, `status`, `response` (a
+    JSON schema) or `content` (schemas by media type), `request` (a JSON schema) and `query`
+    (the fields parsed from the query string, or parameter objects)."""
     ops = {}
     for method, doc in route.methods.items():
+        content = doc.get("content") or _json(doc.get("response", {"type": "object"}))
+        query = [q if isinstance(q, dict) else query_parameter(q) for q in doc.get("query", ())]
         op: dict = {"summary": doc.get("summary", route.path),
-                    "responses": _responses(doc.get("status", 200), doc.get("response", {"type": "object"}),
-                                            errors=doc.get("errors"))}
+                    "responses": _responses(doc.get("status", 200), content, doc.get("description", "OK"),
+                                            method=method.lower(), public=route.public,
+                                            item=bool(route.path_params), body=bool(doc.get("request")),
+                                            params=bool(query), errors=doc.get("errors"))}
         if doc.get("request"):
             op["requestBody"] = _body(doc["request"])
-        if doc.get("query"):
-            op["parameters"] = doc["query"]
+        if query:
+            op["parameters"] = query
         ops[method.lower()] = op
     return ops
 
@@ -143,9 +213,12 @@ def build_document(server_url: str = "/") -> dict:
         "Error": {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}},
         "BulkDelete": {"type": "object", "properties": {
             "pk": {"type": "string", "description": "Comma-separated ids"},
-            "pk[]": {"type": "array", "items": {"type": "integer"}}}},
-        "Deleted": {"type": "object", "properties": {"deleted": {"type": "array", "items": {"type": "integer"}}}},
+            "pk[]": {"type": "array", "items": _ID}}},
+        "Deleted": {"type": "object", "required": ["deleted"],
+                    "properties": {"deleted": {"type": "array", "items": _ID}}},
     }
+    for resource in all_resources():
+        schemas[_schema_name(resource)] = _record_schema(resource)
     paths: dict = {}
     for route in ROUTES:
         ops = _resource_ops(route, schemas) if route.resource is not None else _custom_ops(route)
@@ -155,7 +228,7 @@ def build_document(server_url: str = "/") -> dict:
             op["operationId"] = f"{method}_{slug}"
             if route.public:
                 op["security"] = []
-        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "integer" if p == "id" else "string"}}
+        params = [{"name": p, "in": "path", "required": True, "schema": _ID if p == "id" else {"type": "string"}}
                   for p in route.path_params]
         if params:
             ops["parameters"] = params
@@ -163,7 +236,11 @@ def build_document(server_url: str = "/") -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "OpsGrat Serverless API", "version": "1.0.0",
-                 "description": "OpsGrat-compatible REST API. Send `Authorization: Token <40 hex>`."},
+                 "description": "OpsGrat-compatible REST API. Send `Authorization: Token <40 hex>`. Errors are "
+                                "`{\"detail\": \"<field>: <message>\"}`; a method a path does not serve is a 405 "
+                                f"with `Allow`; request bodies hold at most {limits.MAX_BODY_BYTES:,} bytes (413), "
+                                f"JSON nested at most {limits.MAX_DEPTH} levels, integers within "
+                                f"±{limits.INT_MAX}."},
         "servers": [{"url": server_url}],
         "security": [{"token": []}],
         "paths": paths,
@@ -178,4 +255,4 @@ def _openapi(request, principal):
 
 
 endpoint(bp, "/api/openapi.json", {"GET": _openapi}, tag="api", public=True,
-         docs={"GET": {"summary": "This OpenAPI 3.1 document"}})
+         docs={"GET": {"summary": "This OpenAPI 3.1 document", "response": {"type": "object", "required": ["openapi", "paths"]}}})

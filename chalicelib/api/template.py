@@ -4,6 +4,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import endpoint, parse_body
+from chalicelib.api.openapi import list_params, page_of, ref
 from chalicelib.api.resources import expose, list_view, retrieve_view
 from chalicelib.services import crud, launch
 from chalicelib.services.catalog import job as job_catalog
@@ -21,14 +22,16 @@ def _run(request, principal):
 
 
 _RUN_BODY = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "name": {"type": "string"}, "variables": {"type": "string"},
-    "inventory_str": {"type": "string"}, "limit": {"type": "string"}, "tags": {"type": "string"},
-    "skip_tags": {"type": "string"}, "job_type": {"type": "string", "enum": ["run", "check"]},
-    "verbosity": {"type": "integer", "minimum": 0, "maximum": 4}}}
+    "id": launch.TEMPLATE_ID.openapi(), "name": launch.TEMPLATE_NAME.openapi(),
+    **{name: job_catalog.JOBS.by_name[name].openapi() for name in launch.ON_LAUNCH}},
+    "description": "The template by id, or else by name; the other fields override the template's."}
 
 endpoint(bp, "/api/template/template/run", {"GET": list_view(template.TEMPLATES), "POST": _run}, tag="template",
-         docs={"GET": {"summary": "Templates that can be run (same as /api/template/template/)"},
+         docs={"GET": {"summary": "Templates that can be run (same as /api/template/template/)",
+                       "response": page_of(ref(template.TEMPLATES)), "query": list_params(template.TEMPLATES)},
                "POST": {"summary": "Run a template by id or name; optional overrides. Returns the job.",
-                        "request": _RUN_BODY, "status": 201}})
+                        "request": _RUN_BODY, "status": 201, "response": ref(job_catalog.JOBS),
+                        "description": "The new job"}})
 endpoint(bp, "/api/template/template/run/{id}", {"GET": retrieve_view(template.TEMPLATES)}, tag="template",
-         docs={"GET": {"summary": "One template (same as /api/template/template/{id}/)"}})
+         docs={"GET": {"summary": "One template (same as /api/template/template/{id}/)",
+                       "response": ref(template.TEMPLATES)}})

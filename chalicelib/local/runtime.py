@@ -98,12 +98,12 @@ class LocalStack:
 
     def _start_http(self) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
 
         import app as app_module
+        from chalicelib.local import httpd
 
         config = Config.create(chalice_app=app_module.app, app_name="opsgrat", lambda_timeout=900)
-        self._http = create_local_server(app_module.app, config, self.host, self.port)
+        self._http = httpd.create(app_module.app, config, self.host, self.port)
         self._http_thread = threading.Thread(target=self._http.server.serve_forever, name="http", daemon=True)
         self._http_thread.start()
 

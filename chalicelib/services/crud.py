@@ -18,7 +18,8 @@ from typing import Any, Iterable
 
 from chalicelib.services import deletion, rbac, secrets, store
 from chalicelib.services.errors import NotFound, PermissionDenied, ValidationError
-from chalicelib.services.fields import ENCRYPTED, Ref, UserRef
+from chalicelib.services.fields import ENCRYPTED, Int, Ref, UserRef, integer
+from chalicelib.services.limits import INT_MAX
 from chalicelib.services.resources import LEVELS, Resource, get as get_resource
 
 DEFAULT_LIMIT = 20
@@ -31,7 +32,8 @@ class ListQuery:
     limit: int = DEFAULT_LIMIT
     ordering: list[tuple[str, bool]] = field(default_factory=lambda: [("id", True)])  # (field, descending)
     search: str = ""
-    filters: dict[str, str] = field(default_factory=dict)
+    #: exact-match filters, each value parsed by its field (ids as ints, logins as strings)
+    filters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,22 +50,28 @@ class Change:
         return self.existing is None
 
 
-def _non_negative_int(name: str, raw: str | None, default: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(name, "A valid integer is required.") from None
-    if value < 0:
-        raise ValidationError(name, "Ensure this value is greater than or equal to 0.")
+#: the paging parameters, parsed like any integer field (ASCII digits, 64-bit range)
+OFFSET = Int("offset", minimum=0, description="Start position.")
+LIMIT = Int("limit", minimum=0, default=DEFAULT_LIMIT,
+            description=f"Page size (default {DEFAULT_LIMIT}; 0 means the default; larger than {MAX_LIMIT} means {MAX_LIMIT}).")
+
+
+def filter_value(resource: Resource, name: str, raw: str) -> Any:
+    """A filter's query-string value as its field stores it: `?username=admin` on users is a
+    string, `?inventory=5` an int; a login given for a user reference becomes that user's id
+    (None when no such user: nothing matches)."""
+    f = resource.by_name[name]
+    value = f.parse(raw)
+    if isinstance(f, UserRef) and isinstance(value, str):
+        user = _lookup_user(value)
+        return user["id"] if user else None
     return value
 
 
 def parse_list_query(resource: Resource, params: dict[str, str]) -> ListQuery:
     q = ListQuery()
-    q.offset = _non_negative_int("offset", params.get("offset"), 0)
-    q.limit = min(_non_negative_int("limit", params.get("limit"), DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
+    q.offset = OFFSET.parse(params.get("offset"))
+    q.limit = min(LIMIT.parse(params.get("limit")) or DEFAULT_LIMIT, MAX_LIMIT)
     allowed = ["id", *resource.ordering]
     raw_ordering = params.get("ordering") or resource.default_ordering
     q.ordering = []
@@ -79,7 +87,7 @@ def parse_list_query(resource: Resource, params: dict[str, str]) -> ListQuery:
     q.search = (params.get("search") or "").strip()
     for name in resource.filters:
         if params.get(name) not in (None, ""):
-            q.filters[name] = params[name]
+            q.filters[name] = filter_value(resource, name, params[name])
     return q
 
 
@@ -98,7 +106,7 @@ def _matches(resource: Resource, rec: dict, q: ListQuery, skip: Iterable[str] = 
     for name, wanted in q.filters.items():
         if name in skip:
             continue
-        if str(rec.get(name, "") if rec.get(name) is not None else "") != wanted:
+        if wanted is None or rec.get(name, resource.by_name[name].default) != wanted:
             return False
     if q.search:
         needle = q.search.lower()
@@ -120,9 +128,9 @@ def _partition_rows(resource: Resource, q: ListQuery, ascending: bool, limit: in
     for name in resource.indexes:
         if name in q.filters:
             value = q.filters[name]
-            if not value.isdigit():
+            if value is None:
                 return iter(()), name
-            return store.scan_index(resource, name, int(value), ascending=ascending, limit=limit), name
+            return store.scan_index(resource, name, value, ascending=ascending, limit=limit), name
     return store.scan_partition(resource.family, ascending=ascending, limit=limit), None
 
 
@@ -135,12 +143,12 @@ def _list_unrestricted(resource: Resource, q: ListQuery) -> tuple[int, list[dict
     other_filters = set(q.filters) - {indexed_filter}
     if _key_ordered(q) and not q.search and not other_filters:
         descending = q.ordering[0][1]
-        if indexed_filter and not q.filters[indexed_filter].isdigit():
+        if indexed_filter and q.filters[indexed_filter] is None:
             return 0, []
         partition = resource.family
         if indexed_filter:
             position = list(resource.indexes).index(indexed_filter)
-            partition = resource.index_key(position, int(q.filters[indexed_filter]))
+            partition = resource.index_key(position, q.filters[indexed_filter])
         total = store.count(partition)
         if q.offset >= total:
             return total, []
@@ -162,9 +170,9 @@ def _list_restricted(principal: rbac.Principal, resource: Resource, q: ListQuery
         parents = set(rbac.readable_ids(principal, parent.family))
     else:
         parents = {r["id"] for r in _visible_rows(principal, parent)}
-    wanted = q.filters.get(access.parent_field)
-    if wanted is not None:
-        parents = {p for p in parents if str(p) == wanted}
+    if access.parent_field in q.filters:
+        wanted = q.filters[access.parent_field]
+        parents = {p for p in parents if p == wanted}
     rows: list[dict] = []
     for parent_id in sorted(parents):
         rows.extend(store.scan_index(resource, access.parent_field, parent_id))
@@ -187,10 +195,10 @@ def list_records(principal: rbac.Principal, resource: Resource, q: ListQuery) ->
 
 
 def load(resource: Resource, record_id: Any) -> dict:
-    try:
-        record_id = int(record_id)
-    except (TypeError, ValueError):
-        raise NotFound("Not found.") from None
+    """The record with this id (from a path: a string); 404 for anything that is not one."""
+    record_id = integer(record_id)
+    if record_id is None or not 1 <= record_id <= INT_MAX:
+        raise NotFound("Not found.")
     rec = store.get(resource.family, record_id)
     if rec is None:
         raise NotFound(f"No {resource.family} with id {record_id}.")
@@ -390,10 +398,10 @@ def bulk_destroy(principal: rbac.Principal, resource: Resource, ids: list[Any]) 
         raise ValidationError("pk", "Give the ids to delete as pk=1,2 or pk[]=1&pk[]=2.")
     clean_ids: list[int] = []
     for raw in ids:
-        try:
-            clean_ids.append(int(str(raw).strip()))
-        except ValueError:
-            raise ValidationError("pk", f'"{raw}" is not an id') from None
+        number = integer(raw)
+        if number is None or not 1 <= number <= INT_MAX:
+            raise ValidationError("pk", f'"{raw}" is not an id')
+        clean_ids.append(number)
     clean_ids = list(dict.fromkeys(clean_ids))
     found = store.batch_get((resource.family, i) for i in clean_ids)
     missing = [i for i in clean_ids if (resource.family, i) not in found]

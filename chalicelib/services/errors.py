@@ -58,3 +58,9 @@ class TooManyRequests(ServiceError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class PayloadTooLarge(ServiceError):
+    """A request body over the size limit (chalicelib.services.limits.MAX_BODY_BYTES)."""
+
+    status = 413

@@ -2,11 +2,18 @@
 
 A field parses one client value (JSON or form-encoded, so strings arrive for numbers too), says
 what it looks like in OpenAPI, and knows whether it is read-only or secret. Every parse error is a
-`ValidationError` naming the field, which the API turns into a 400.
+`ValidationError` naming the field, which the API turns into a 400. The bounds every field shares
+(integer range, nesting, YAML aliases) live in `chalicelib.services.limits`.
+
+Strictness, decided once for every field: a string field takes a string (a JSON number is
+refused: the document says string, and form bodies send strings anyway); an integer field takes
+an integer, a float without a fraction (JSON Schema counts 1.0 as an integer) or a string of
+ASCII digits (forms, query strings), never a boolean; ids are integers from 1 to INT_MAX.
 """
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -14,9 +21,38 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
+from chalicelib.services import limits
 from chalicelib.services.errors import ValidationError
+from chalicelib.services.limits import INT_MAX
 
 ENCRYPTED = "$encrypted$"
+
+
+def integer(value: Any) -> int | None:
+    """`value` as an int when it is one (an int but not a bool, a float without a fraction, or a
+    string of ASCII digits), else None. The result may be out of any range: callers bound it."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        return limits.parse_int_text(value)
+    return None
+
+
+def nullable(schema: dict) -> dict:
+    """The schema with `null` allowed as well."""
+    out = dict(schema)
+    kinds = out.get("type")
+    if isinstance(kinds, str):
+        out["type"] = [kinds, "null"]
+    elif isinstance(kinds, list) and "null" not in kinds:
+        out["type"] = [*kinds, "null"]
+    if "enum" in out and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
+    return out
 
 
 @dataclass
@@ -28,7 +64,7 @@ class Field:
     description: str = ""
     #: extra input names accepted for this field (e.g. `inventory_id` for `inventory`, spec D1)
     aliases: Sequence[str] = ()
-    #: stored KMS-encrypted, write-only: responses show "$encrypted$"
+    #: stored KMS-encrypted; responses show "$encrypted$" (or "" when empty), never the value
     secret: bool = False
     #: accepted on input, never shown (password hashes)
     hidden: bool = False
@@ -43,12 +79,22 @@ class Field:
         return ValidationError(self.name, message)
 
     def openapi(self) -> dict:
+        """The field's schema, as true of responses as of requests: a field whose default is
+        None can be null; a secret is shown as a marker string; only what a response never holds
+        (`hidden`, password hashes) is writeOnly."""
         out = dict(self.schema())
-        if self.description:
-            out["description"] = self.description
+        if self.default is None:
+            out = nullable(out)
+        description = self.description
+        if self.secret:
+            description = (description + " " if description else "") + (
+                f'Responses show "{ENCRYPTED}" when a value is stored and "" when none; sending '
+                f'"{ENCRYPTED}" back keeps the stored value.')
+        if description:
+            out["description"] = description
         if self.read_only:
             out["readOnly"] = True
-        if self.secret or self.hidden:
+        if self.hidden:
             out["writeOnly"] = True
         return out
 
@@ -66,12 +112,12 @@ class Str(Field):
             if self.required and not self.blank:
                 raise self.fail("This field may not be null.")
             return "" if self.default == "" else self.default
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
         if not isinstance(value, str):
             raise self.fail("Expected a string.")
         if len(value) > self.max_length:
             raise self.fail(f"Ensure this field has no more than {self.max_length} characters.")
+        if limits.has_surrogate(value):
+            raise self.fail("contains a lone surrogate (e.g. \\ud800), which is not valid Unicode")
         if not value and not self.blank:
             raise self.fail("This field may not be blank.")
         if value and self.choices is not None and value not in self.choices:
@@ -82,8 +128,12 @@ class Str(Field):
 
     def schema(self) -> dict:
         out: dict = {"type": "string", "maxLength": self.max_length}
+        if not self.blank:
+            out["minLength"] = 1
         if self.choices is not None:
             out["enum"] = list(self.choices) + ([""] if self.blank else [])
+        if self.pattern:
+            out["pattern"] = f"^(?:{self.pattern})" + ("?$" if self.blank else "$")
         return out
 
 
@@ -97,24 +147,19 @@ class Yaml(Text):
     """YAML (or JSON, which is YAML) text holding a mapping, e.g. `variables`."""
 
     def parse(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return yaml.safe_dump(value, default_flow_style=False, sort_keys=False)
+        if isinstance(value, dict):  # a JSON object (already within the body's limits) as YAML text
+            value = yaml.safe_dump(value, default_flow_style=False, sort_keys=False)
         text = super().parse(value)
         load_mapping(text, self.name)
         return text
 
 
 def load_mapping(text: str, field_name: str) -> dict:
-    """Parse YAML text that must be a mapping; errors name the field and the line."""
+    """Parse YAML text that must be a mapping; errors name the field (and the line). Alias bombs,
+    deep nesting and values JSON cannot hold are refused (`limits.load_yaml`)."""
     if not text or not text.strip():
         return {}
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValidationError(field_name, f"invalid YAML{where}: {problem}") from None
+    data = limits.load_yaml(text, field_name)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -134,28 +179,27 @@ class Int(Field):
             if self.required:
                 raise self.fail("A valid integer is required.")
             return self.default
-        if isinstance(value, bool):
-            value = int(value)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-            value = int(value)
-        if not isinstance(value, int):
+        number = integer(value)
+        if number is None:
             raise self.fail("A valid integer is required.")
-        if self.minimum is not None and value < self.minimum:
-            raise self.fail(f"Ensure this value is greater than or equal to {self.minimum}.")
-        if self.maximum is not None and value > self.maximum:
-            raise self.fail(f"Ensure this value is less than or equal to {self.maximum}.")
-        if self.choices is not None and value not in self.choices:
-            raise self.fail(f'"{value}" is not a valid choice.')
-        return value
+        if number < self.low:
+            raise self.fail(f"Ensure this value is greater than or equal to {self.low}.")
+        if number > self.high:
+            raise self.fail(f"Ensure this value is less than or equal to {self.high}.")
+        if self.choices is not None and number not in self.choices:
+            raise self.fail(f'"{number}" is not a valid choice.')
+        return number
+
+    @property
+    def low(self) -> int:
+        return -INT_MAX if self.minimum is None else self.minimum
+
+    @property
+    def high(self) -> int:
+        return INT_MAX if self.maximum is None else self.maximum
 
     def schema(self) -> dict:
-        out: dict = {"type": "integer"}
-        if self.minimum is not None:
-            out["minimum"] = self.minimum
-        if self.maximum is not None:
-            out["maximum"] = self.maximum
+        out: dict = {"type": "integer", "minimum": self.low, "maximum": self.high}
         if self.choices is not None:
             out["enum"] = list(self.choices)
         return out
@@ -168,12 +212,15 @@ class Float(Field):
     def parse(self, value: Any) -> Any:
         if value is None or value == "":
             return self.default
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise self.fail("A valid number is required.") from None
-        return float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.fail("A valid number is required.")
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            raise self.fail("A valid number is required.") from None
+        if not math.isfinite(number):
+            raise self.fail("A finite number is required (not NaN or Infinity).")
+        return number
 
     def schema(self) -> dict:
         return {"type": ["number", "null"]}
@@ -194,8 +241,8 @@ class Bool01(Field):
             return self.default
         if isinstance(value, bool):
             return int(value)
-        if isinstance(value, int) and value in (0, 1):
-            return value
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return int(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return 1 if value.strip().lower() in _TRUE else 0
         raise self.fail("Must be 0 or 1.")
@@ -224,14 +271,13 @@ class Ref(Field):
             return None
         if isinstance(value, dict) and "id" in value:
             value = value["id"]
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        number = integer(value)
+        if number is None or not 1 <= number <= INT_MAX:
             raise self.fail("Expected the integer id of a record.")
-        return value
+        return number
 
     def schema(self) -> dict:
-        return {"type": ["integer", "null"]}
+        return {"type": ["integer", "null"], "minimum": 1, "maximum": INT_MAX}
 
 
 @dataclass
@@ -241,12 +287,15 @@ class UserRef(Ref):
     family: str = "user"
 
     def parse(self, value: Any) -> Any:
-        if isinstance(value, str) and value and not value.strip().isdigit():
-            return value.strip()  # a login; the service resolves it to an id
+        if isinstance(value, str) and value.strip() and integer(value) is None:
+            login = value.strip()  # a login; the service resolves it to an id
+            if len(login) > 150 or limits.has_surrogate(login):
+                raise self.fail("Expected a user id or login.")
+            return login
         return super().parse(value)
 
     def schema(self) -> dict:
-        return {"type": ["integer", "string", "null"]}
+        return {"type": ["integer", "string", "null"], "minimum": 1, "maximum": INT_MAX, "maxLength": 150}
 
 
 @dataclass
@@ -258,10 +307,7 @@ class JsonValue(Field):
 
     def parse(self, value: Any) -> Any:
         if isinstance(value, str):
-            try:
-                value = json.loads(value) if value.strip() else self.default
-            except ValueError:
-                raise self.fail("Expected JSON.") from None
+            value = limits.load_json(value, self.name) if value.strip() else self.default
         if value is not None and not isinstance(value, self.kind):
             raise self.fail(f"Expected {self._kind_name()}.")
         return value

@@ -32,7 +32,7 @@ from chalicelib import aws, config
 from chalicelib.services import jobs, joblogs, rbac, store
 from chalicelib.services.catalog.template import RUN_OPTIONS
 from chalicelib.services.errors import PermissionDenied, ValidationError
-from chalicelib.services.fields import load_mapping
+from chalicelib.services.fields import Ref, Str, load_mapping
 from chalicelib.services.jobs import JobKind, JobState
 from chalicelib.services.resources import LEVELS, get
 
@@ -197,28 +197,26 @@ def merge_variables(base: str, override) -> str:
     return yaml.safe_dump(merged, default_flow_style=False, sort_keys=False)
 
 
+#: how `POST /api/template/template/run/` names the template: strictly, as every field parses
+#: (`true` or 1.5 is no id; "1" from a form is)
+TEMPLATE_ID = Ref("id", family="template", description="Template id.")
+TEMPLATE_NAME = Str("name", max_length=512, description="Template name (when no id is given).")
+
+
 def find_template(payload: dict) -> dict:
     templates = get("template")
-    if payload.get("id") not in (None, ""):
-        template_id = _template_id(payload["id"])
-    elif payload.get("name"):
-        template_id = store.find_unique(templates, {"name": str(payload["name"])})
+    template_id = TEMPLATE_ID.parse(payload.get("id"))
+    name = TEMPLATE_NAME.parse(payload.get("name"))
+    if template_id is None and name:
+        template_id = store.find_unique(templates, {"name": name})
         if template_id is None:
-            raise ValidationError("name", f'no template named "{payload["name"]}"')
-    else:
+            raise ValidationError("name", f'no template named "{name}"')
+    elif template_id is None:
         raise ValidationError("id", "Give the template's id or name.")
     template = store.get("template", template_id)
     if template is None:
         raise ValidationError("id", f"no template with id {template_id}")
     return template
-
-
-def _template_id(value) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("id", "Expected the integer id of a template.")
-    return value
 
 
 def launch_template(principal: rbac.Principal, payload: dict) -> dict:
@@ -228,9 +226,9 @@ def launch_template(principal: rbac.Principal, payload: dict) -> dict:
     data.update(template=template["id"], module="", arguments="")
     job_fields = get("job").by_name
     for name in ON_LAUNCH:
-        if name in payload and name != "variables":
+        if name in payload:
             data[name] = job_fields[name].parse(payload[name])
-    data["variables"] = merge_variables(template.get("variables", ""), payload.get("variables"))
+    data["variables"] = merge_variables(template.get("variables", ""), data.get("variables") if "variables" in payload else None)
     if not data.get("project") or not data.get("playbook"):
         raise ValidationError("project", "the template has no project and playbook to run")
     if not data.get("inventory") and not data.get("inventory_str"):

@@ -47,6 +47,39 @@ def test_method_not_allowed_names_the_allowed_methods(stack):
     assert set(r.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST", "DELETE"}
 
 
+@pytest.mark.parametrize("method", ["TRACE", "FOO", "HEAD"])
+def test_a_method_no_route_serves_gets_the_api_405(stack, method):
+    r = stack.http(method, "/api/system/tag/1/")
+    assert r.status_code == 405
+    assert set(r.headers["Allow"].replace(" ", "").split(",")) == {"GET", "PUT", "PATCH", "DELETE"}
+    if method != "HEAD":  # a HEAD answer has no body
+        assert r.json() == {"detail": f'Method "{method}" not allowed.'}
+
+
+def test_a_burst_of_200_simultaneous_connections_is_served_not_reset(stack):
+    import http.client
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = 200
+    start = threading.Barrier(clients)
+
+    def ping(_: int) -> object:
+        start.wait()
+        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
+        try:
+            connection.request("GET", "/api/ping/")
+            return connection.getresponse().status
+        except OSError as exc:
+            return type(exc).__name__
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(clients) as pool:
+        answers = list(pool.map(ping, range(clients)))
+    assert answers == [200] * clients, sorted(set(map(str, answers)))
+
+
 def test_next_link_is_absolute_and_followable(stack):
     for n in range(3):
         stack.http("POST", "/api/system/system/environment/variable/", json={"name": f"PAGE_{n}", "value": "v"})

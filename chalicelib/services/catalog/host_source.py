@@ -69,7 +69,10 @@ def _validate(change) -> None:
             raise ValidationError("source_script", 'an inventory script starts with an interpreter line such as "#!/bin/sh"')
     elif kind == "restapi":
         _require(data, "url", kind)
-        parts = urlsplit(data["url"])
+        try:
+            parts = urlsplit(data["url"])
+        except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 host
+            raise ValidationError("url", f"not a valid URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError("url", "expected an http:// or https:// URL")
         if parts.password:

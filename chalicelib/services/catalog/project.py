@@ -31,7 +31,10 @@ def url_kind(url: str) -> str:
         if _SCP_LIKE.fullmatch(url):
             return "ssh"
         raise ValidationError("repository_url", "expected an http(s)://, ssh://, file:// or user@host:path URL")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 host
+        raise ValidationError("repository_url", f"not a valid URL: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme in ("http", "https", "ssh"):
         if not parts.hostname:

@@ -1,0 +1,60 @@
+"""Chalice's local HTTP server, fit for the local stack: bursts of clients and any method.
+
+Two things `chalice.local` leaves as http.server has them:
+  * the listen backlog is socketserver's 5, so a burst of a few hundred connections (a load
+    test, a parallel client) has most of them reset before a thread can accept them;
+  * a method without a `do_<METHOD>` handler (TRACE, FOO) is answered 501 by http.server, and
+    HEAD reaches Chalice, whose own 405 has neither the `{"detail"}` body nor the right `Allow`.
+Here every method a route does not serve gets the API's own 405 (`chalicelib.api.http`). On AWS,
+API Gateway answers such methods itself, before the Lambda runs (README, "API conventions").
+"""
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlsplit
+
+from chalice.local import ChaliceRequestHandler, LocalDevServer, RouteMatcher, create_local_server
+
+#: connections the kernel queues for accept(); Linux caps it at net.core.somaxconn (4096)
+BACKLOG = 1024
+
+
+class RequestHandler(ChaliceRequestHandler):
+    """Chalice's handler, with a 405 for every method it has no `do_` handler for."""
+
+    def __init__(self, *args, route_matcher: RouteMatcher, **kwargs):
+        self.route_matcher = route_matcher
+        super().__init__(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        # http.server dispatches on hasattr(self, "do_" + command); unknown ones land here
+        if name.startswith("do_"):
+            return self._method_not_allowed
+        raise AttributeError(name)
+
+    def do_HEAD(self) -> None:  # no route serves HEAD; Chalice would answer a 405 of its own
+        self._method_not_allowed()
+
+    def _method_not_allowed(self) -> None:
+        from chalicelib.api.http import allowed_methods, method_not_allowed
+
+        self._parse_payload()  # read the body off the connection so that keep-alive stays in step
+        try:
+            route = self.route_matcher.match_route(urlsplit(self.path).path).route
+        except ValueError:
+            self._generic_handle()  # no such path: Chalice answers as API Gateway does (403)
+            return
+        response = method_not_allowed(self.command, allowed_methods(route) or []).to_dict()
+        if self.command == "HEAD":
+            self._send_http_response_no_body(response["statusCode"], response["headers"])
+        else:
+            self._send_http_response(response["statusCode"], response["headers"], response["body"])
+
+
+def create(app, config, host: str, port: int) -> LocalDevServer:
+    """`chalice.local.create_local_server`, with the backlog and handler above."""
+    server = create_local_server(app, config, host, port)
+    server.server.socket.listen(BACKLOG)  # it listens already (backlog 5); this raises the backlog
+    server.server.RequestHandlerClass = functools.partial(
+        RequestHandler, app_object=app, config=config, route_matcher=RouteMatcher(list(app.routes)))
+    return server
