@@ -9,8 +9,11 @@ bootstrap:
 dev: bootstrap
 	$(PY) -m chalicelib.local
 
-test: bootstrap
+test: bootstrap lint
 	$(PY) -m pytest
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
 
 bench: bootstrap
 	$(PY) bench/api.py

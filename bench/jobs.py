@@ -46,7 +46,7 @@ EVENTS = """- hosts: all
       loop_control:
         label: "{{ item }}"
 """
-INVENTORY = "localhost ansible_connection=local ansible_python_interpreter={}\n".format(sys.executable)
+INVENTORY = f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
 
 
 def plain_ansible(playbook: Path, inventory: Path) -> float:

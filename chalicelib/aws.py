@@ -18,7 +18,7 @@ def _loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def client(service: str):
     core = botocore.session.get_session()
     core.register_component("data_loader", _loader())

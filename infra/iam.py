@@ -7,7 +7,7 @@ Each role is a list of named *grants* (`NEEDS`), and each grant names its resour
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from chalicelib import config
 from chalicelib.stack import STACK

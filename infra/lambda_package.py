@@ -7,7 +7,6 @@ starts and uploads small. `infra.build` calls `trim`, then prints `report`.
 from __future__ import annotations
 
 import collections
-import sys
 import zipfile
 from pathlib import Path
 

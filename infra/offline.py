@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def translate(sam_template: dict, code_uri: str) -> dict:

@@ -23,8 +23,12 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from chalicelib import aws
-from chalicelib.services import catalog  # noqa: F401  (registers the resource families)
-from chalicelib.services import jobs, joblogs, store
+from chalicelib.services import (
+    catalog,  # noqa: F401  (registers the resource families)
+    joblogs,
+    jobs,
+    store,
+)
 from chalicelib.services.catalog.template import RUN_OPTIONS
 from chalicelib.services.fields import load_mapping
 from chalicelib.services.jobs import JobKind, JobState

@@ -7,8 +7,8 @@ what is tested is the shared machinery, not one family.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest

@@ -66,7 +66,7 @@ def test_an_integer_of_thousands_of_digits_is_a_400_naming_the_field(api):
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_nan_and_infinity_are_refused_naming_the_field(api, number):
-    r = _raw(api, "POST", TAGS, '{"tag": "x", "weight": %s}' % number)
+    r = _raw(api, "POST", TAGS, f'{{"tag": "x", "weight": {number}}}')
     assert r.status_code == 400 and r.data["detail"].startswith("weight:")
 
 

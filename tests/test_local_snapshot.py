@@ -11,8 +11,10 @@ import pytest
 from chalicelib import aws
 from chalicelib.local import moto_patches, snapshot
 from chalicelib.models import Record
-from chalicelib.services import catalog  # noqa: F401  (registers the resource families)
-from chalicelib.services import store
+from chalicelib.services import (
+    catalog,  # noqa: F401  (registers the resource families)
+    store,
+)
 from chalicelib.services.resources import get
 from chalicelib.stack import STACK
 
@@ -190,7 +192,7 @@ def test_a_torn_last_journal_line_is_ignored(snapshotter, tmp_path):
     snapshotter.stop()
     expected = _state()
     with open(tmp_path / "snapshot" / "journal.jsonl", "a") as journal:
-        journal.write('{"table": "%s", "key": {"family": {"S": "x"}, "id": {"N": "1"}}, "item": nu' % RECORDS)
+        journal.write(f'{{"table": "{RECORDS}", "key": {{"family": {{"S": "x"}}, "id": {{"N": "1"}}}}, "item": nu')
 
     _fresh_stack()
     assert snapshot.restore(tmp_path)

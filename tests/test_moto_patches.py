@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from chalicelib.services import catalog  # noqa: F401  (registers the resource families)
-from chalicelib.services import store
+from chalicelib.services import (
+    catalog,  # noqa: F401  (registers the resource families)
+    store,
+)
 from chalicelib.services.errors import Conflict, ValidationError
 from chalicelib.services.resources import get
 

@@ -32,7 +32,7 @@ def test_the_document_lists_every_registered_chalice_route(document, chalice_app
 
 def test_documented_paths_end_with_a_slash_like_client_urls(document):
     for path in document["paths"]:
-        assert path.endswith("/") or path.endswith(".json"), path
+        assert path.endswith(("/", ".json")), path
 
 
 def test_each_path_documents_exactly_the_methods_it_serves(document, api):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from aws_lambda_powertools import Logger
@@ -96,7 +97,7 @@ def parse_body(request) -> dict:
 
 
 def query_params(request) -> dict[str, str]:
-    return {k: v for k, v in (request.query_params or {}).items()}
+    return dict((request.query_params or {}).items())  # a MultiDict: the last value of each name
 
 
 def base_url(request) -> str:

@@ -68,7 +68,7 @@ def _input_schema(resource: Resource, partial: bool) -> dict:
 def query_parameter(f: Field) -> dict:
     """A query-string parameter parsed by field `f`: its schema, without null (a query string
     holds no null; an empty value means "not given")."""
-    schema = {k: v for k, v in f.schema().items()}
+    schema = dict(f.schema())
     kinds = schema.get("type")
     if isinstance(kinds, list):
         kinds = [k for k in kinds if k != "null"]

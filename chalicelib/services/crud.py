@@ -13,14 +13,16 @@ List strategy (why it stays cheap as tables grow):
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib.services import deletion, rbac, secrets, store
 from chalicelib.services.errors import NotFound, PermissionDenied, ValidationError
 from chalicelib.services.fields import ENCRYPTED, Int, Ref, UserRef, integer
 from chalicelib.services.limits import INT_MAX
-from chalicelib.services.resources import LEVELS, Resource, get as get_resource
+from chalicelib.services.resources import LEVELS, Resource
+from chalicelib.services.resources import get as get_resource
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
@@ -279,7 +281,7 @@ def _clean(principal: rbac.Principal, resource: Resource, payload: dict, existin
            partial: bool) -> tuple[dict, set[str]]:
     if not isinstance(payload, dict):
         raise ValidationError(None, "Expected a JSON object or a form body.")
-    data = {k: v for k, v in (existing or {}).items()}
+    data = dict(existing or {})
     changed: set[str] = set()
     for f in resource.writable:
         names = [f.name, *f.aliases]

@@ -20,8 +20,9 @@ writes are done, for the records actually deleted, so a refused delete runs none
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from chalicelib.services import rbac, store
 from chalicelib.services.errors import Conflict, ValidationError

@@ -12,7 +12,7 @@ import time
 from aws_lambda_powertools import Logger
 
 from chalicelib import aws
-from chalicelib.services import jobs, joblogs, runners, store
+from chalicelib.services import joblogs, jobs, runners, store
 from chalicelib.services.jobs import JobState
 
 logger = Logger(service="opsgrat-dispatch")

@@ -12,12 +12,12 @@ ASCII digits (forms, query strings), never a boolean; ids are integers from 1 to
 """
 from __future__ import annotations
 
-import json
 import math
 import posixpath
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import yaml
 

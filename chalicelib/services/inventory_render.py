@@ -15,7 +15,8 @@ memberships are four index queries, so the number of DynamoDB calls is the numbe
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 

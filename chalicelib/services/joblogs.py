@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from botocore.exceptions import ClientError
 

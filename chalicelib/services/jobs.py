@@ -5,12 +5,11 @@ import datetime
 import enum
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from chalicelib.services import store
 from chalicelib.services.errors import Conflict
 from chalicelib.services.resources import get
-
 
 
 class JobState(enum.StrEnum):
@@ -100,7 +99,7 @@ def expiry(finish_time: int, job_settings: dict | None = None) -> int | None:
 
 def iso(moment: float) -> str:
     """ISO 8601 UTC with microseconds, the form AWX gives `started` and `finished`."""
-    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(moment, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def running(job: dict) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from chalicelib import aws, config
-from chalicelib.services import jobs, joblogs, rbac, store
+from chalicelib.services import joblogs, jobs, rbac, store
 from chalicelib.services.catalog.template import RUN_OPTIONS
 from chalicelib.services.errors import PermissionDenied, ValidationError
 from chalicelib.services.fields import Ref, Str, load_mapping

@@ -141,7 +141,7 @@ def _open_window(key: str, t: int, window: int) -> LoginFailures:
     """No open window: the first failure, or the row outlived its window (TTL deletion lags)."""
     end = t + window
     row = LoginFailures(key, failures=1, window_end=end,
-                        expires=datetime.datetime.fromtimestamp(end, tz=datetime.timezone.utc))
+                        expires=datetime.datetime.fromtimestamp(end, tz=datetime.UTC))
     try:
         row.save(condition=LoginFailures.scope.does_not_exist() | (LoginFailures.window_end <= t))
         return row

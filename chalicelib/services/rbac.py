@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from chalicelib.services import store
 from chalicelib.services.errors import PermissionDenied
-from chalicelib.services.resources import LEVELS, Resource, get as get_resource
+from chalicelib.services.resources import LEVELS, Resource
+from chalicelib.services.resources import get as get_resource
 
 
 @dataclass

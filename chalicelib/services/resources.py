@@ -8,8 +8,9 @@ is one declaration (`register(Resource(...))`) plus one `expose` call in its are
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.services.fields import Field, Label, Ref
 

@@ -13,8 +13,9 @@ import datetime
 import functools
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -133,7 +134,7 @@ def _item(resource: Resource, rec: Rec) -> Record:
         value = rec.get(field_name)
         setattr(item, f"idx{position + 1}", None if value is None else resource.index_key(position, value))
     if rec.get("_expires"):
-        item.expires = datetime.datetime.fromtimestamp(rec["_expires"], tz=datetime.timezone.utc)
+        item.expires = datetime.datetime.fromtimestamp(rec["_expires"], tz=datetime.UTC)
     if rec.get("_version") is not None:
         item.version = rec["_version"]
     return item

@@ -47,13 +47,13 @@ def from_list_format(data: dict[str, Any]) -> dict[str, Any]:
         body = body or {}
         group: dict[str, Any] = {}
         if body.get("hosts"):
-            group["hosts"] = {host: None for host in body["hosts"]}
+            group["hosts"] = dict.fromkeys(body["hosts"])
             for host in body["hosts"]:
                 hostvars.setdefault(host, {})
         if body.get("vars"):
             group["vars"] = body["vars"]
         if body.get("children"):
-            group["children"] = {child: None for child in body["children"]}
+            group["children"] = dict.fromkeys(body["children"])
         groups[name] = group
     for child in all_group.get("children") or []:
         groups.setdefault(child, {})

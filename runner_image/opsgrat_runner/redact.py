@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MASK = "********"
 _MIN_LINE = 8  # shorter lines of a multi-line secret (blank, "-----BEGIN …") are not secret

@@ -6,8 +6,9 @@ the per-host task events, the same way ansible counts them.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 COUNTERS = ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")
 _STATS_KEYS = {"ok": "ok", "changed": "changed", "failures": "failures", "unreachable": "dark",

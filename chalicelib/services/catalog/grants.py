@@ -15,8 +15,8 @@ PERMISSIONS = tuple(LEVEL_LABELS)
 def protect(resource: Resource, user_path: str, team_path: str) -> tuple[Resource, Resource]:
     family = resource.family
     name_attr = "name"
-    common = dict(access=Access.parent("data", family, write_level="admin"), tag=resource.tag,
-                  ordering=("permission",))
+    common = {"access": Access.parent("data", family, write_level="admin"), "tag": resource.tag,
+                  "ordering": ("permission",)}
     user_grants = register(Resource(
         family=user_grant_family(family), path=user_path, title=f"{resource.title}: user permissions",
         description=f"Grants of read/execute/write/admin on one {family} to one user. Managing them needs admin.",

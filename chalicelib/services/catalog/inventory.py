@@ -10,8 +10,9 @@ removes its membership and children rows.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from chalicelib.services import store
 from chalicelib.services.catalog.grants import protect

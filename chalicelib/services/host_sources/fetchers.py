@@ -19,18 +19,16 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from chalicelib.services import secrets, store
 from chalicelib.services.catalog.credential import plaintext
 from chalicelib.services.catalog.host_source import HOST_SOURCES, region_list
 from chalicelib.services.fields import load_mapping
 from chalicelib.services.host_sources import addresses
-from chalicelib.services.host_sources.commands import (FETCH_TIMEOUT, MAX_OUTPUT, CommandRunner, clean_env, run,
-                                                       run_subprocess)
-from chalicelib.services.host_sources.parse import (InventoryData, SourceError, from_dynamic_json,
-                                                    parse_inventory_file, parse_json)
+from chalicelib.services.host_sources.commands import FETCH_TIMEOUT, MAX_OUTPUT, CommandRunner, clean_env, run, run_subprocess
+from chalicelib.services.host_sources.parse import InventoryData, SourceError, from_dynamic_json, parse_inventory_file, parse_json
 
 #: the file name of a `script` source's script in the workdir
 SCRIPT_NAME = "inventory_script"

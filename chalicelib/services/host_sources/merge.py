@@ -5,8 +5,15 @@ import yaml
 
 from chalicelib.services import crud, store
 from chalicelib.services.catalog.host_source import HOST_SOURCES
-from chalicelib.services.catalog.inventory import (CHILDREN, GROUPS, HOSTS, MEMBERSHIPS, RESERVED_GROUPS,
-                                                   check_group_name, clean_hostname)
+from chalicelib.services.catalog.inventory import (
+    CHILDREN,
+    GROUPS,
+    HOSTS,
+    MEMBERSHIPS,
+    RESERVED_GROUPS,
+    check_group_name,
+    clean_hostname,
+)
 from chalicelib.services.errors import NotFound, ValidationError
 from chalicelib.services.host_sources.parse import InventoryData, from_dynamic_json
 from chalicelib.services.inventory_render import parse_vars
