@@ -257,8 +257,7 @@ def _run(spec: RunSpec, playbook: str | None, key_path: str | None, data_dir: st
          on_event: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]) -> RunResult:
     os.makedirs(os.path.join(data_dir, "tmp"), mode=0o700)
     os.makedirs(os.path.join(data_dir, "cp"), mode=0o700)
-    inventory_dir = write_inventory(os.path.join(data_dir, "inventory"), spec.inventory, spec.inventory_str,
-                                    local_tmp=os.path.join(data_dir, "tmp"))
+    inventory_dir = write_inventory(os.path.join(data_dir, "inventory"), spec.inventory, spec.inventory_str)
     if spec.extravars:
         _write_env_file(data_dir, "extravars", spec.extravars)
     args, passwords = _cmdline(spec, key_path)

@@ -1,10 +1,11 @@
 """Write a job's inventory into the private data dir as an inventory *directory*.
 
 The directory holds our defaults file first (``00-opsgrat-defaults.yml``) and the job's inventory
-after it, so anything the inventory sets wins over our defaults. The defaults are for hosts
-reached by the ``local`` connection: their Python interpreter (discovery can pick a broken shim
-there, while the interpreter running ansible is always right) and their temp directory (inside
-the job's own directory). Remote hosts keep discovery and their usual ``~/.ansible/tmp``.
+after it, so anything the inventory sets wins over our defaults. The one default is the Python
+interpreter of hosts reached by the ``local`` connection: interpreter discovery can pick a broken
+shim there, while the interpreter running ansible is always right. Remote hosts keep discovery.
+(One templated variable costs every task of every host: 5,000 loop items pay ~0.5 ms each for it,
+so defaults stay few.)
 """
 from __future__ import annotations
 
@@ -16,17 +17,7 @@ import yaml
 
 LOCAL_INTERPRETER = ("{{ ansible_playbook_python if (ansible_connection | default('ssh')) == 'local' "
                      "else 'auto' }}")
-_LOCAL_TMP = "{{ %r if (ansible_connection | default('ssh')) == 'local' else '~/.ansible/tmp' }}"
-
-
-def _defaults(local_tmp: str | None) -> dict[str, Any]:
-    """Variables for group all. With `local_tmp`, tasks on the local connection keep their temp
-    files there (the job's own directory) instead of under `~user`, which for the unprivileged job
-    user may be no directory at all."""
-    variables: dict[str, Any] = {"ansible_python_interpreter": LOCAL_INTERPRETER}
-    if local_tmp:
-        variables["ansible_remote_tmp"] = _LOCAL_TMP % local_tmp
-    return {"all": {"vars": variables}}
+_DEFAULTS = {"all": {"vars": {"ansible_python_interpreter": LOCAL_INTERPRETER}}}
 
 
 def from_list_format(data: dict[str, Any]) -> dict[str, Any]:
@@ -69,14 +60,13 @@ def from_list_format(data: dict[str, Any]) -> dict[str, Any]:
     return {"all": result}
 
 
-def write_inventory(directory: str, inventory: dict[str, Any] | None, inventory_str: str | None,
-                    local_tmp: str | None = None) -> str:
+def write_inventory(directory: str, inventory: dict[str, Any] | None, inventory_str: str | None) -> str:
     """Create ``directory`` with the defaults and the job's inventory; return the directory path.
 
     ``inventory_str`` (INI or YAML text, as typed at launch) wins over ``inventory`` (--list JSON).
     """
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    _write(os.path.join(directory, "00-opsgrat-defaults.yml"), yaml.safe_dump(_defaults(local_tmp)))
+    _write(os.path.join(directory, "00-opsgrat-defaults.yml"), yaml.safe_dump(_DEFAULTS))
     if inventory_str and inventory_str.strip():
         # No extension: ansible's yaml plugin tries it first, then the ini plugin.
         _write(os.path.join(directory, "hosts"), inventory_str)
