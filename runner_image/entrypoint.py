@@ -12,6 +12,7 @@ execution's task token.
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import sys
 import threading
@@ -446,7 +447,10 @@ def main(argv: list[str]) -> int:
         or store.get("job", job_id) or {}
     heartbeat.stop()
     heartbeat.report(job_id, final.get("state", outcome.state))
-    logger.info("job finished", extra={"job_id": job_id, "state": final.get("state", outcome.state)})
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    logger.info("job finished", extra={"job_id": job_id, "state": final.get("state", outcome.state),
+                                       "runner_cpu_s": round(own.ru_utime + own.ru_stime, 3),
+                                       "job_cpu_s": round(children.ru_utime + children.ru_stime, 3)})
     return 0
 
 

@@ -479,10 +479,10 @@ def test_list_format_inventory_keeps_groups_children_and_variables(tmp_path):
                  "web": {"hosts": ["w1"], "children": ["db"], "vars": {"role": "web"}},
                  "db": {"hosts": ["d1"]}, "ungrouped": {"hosts": ["u1"]},
                  "_meta": {"hostvars": {"w1": {"port": 81}, "d1": {}, "u1": {"x": "y"}}}}
-    directory = write_inventory(str(tmp_path / "inv"), inventory, None)
+    source = write_inventory(str(tmp_path / "inv"), inventory, None)
     ansible_inventory = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
-    out = subprocess.run([ansible_inventory, "-i", directory, "--list", "--export"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run([ansible_inventory, "-i", source.path, "--list", "--export"], capture_output=True, text=True,
+                         check=True, env={**os.environ, "ANSIBLE_INVENTORY_ENABLED": source.plugins}).stdout
     listed = json.loads(out)
     assert listed["web"]["hosts"] == ["w1"] and listed["web"]["children"] == ["db"]
     assert listed["web"]["vars"] == {"role": "web"} and listed["db"]["hosts"] == ["d1"]

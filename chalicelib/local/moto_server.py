@@ -1,5 +1,11 @@
 """The in-process moto server that stands in for AWS on one machine, behind a key only the stack knows.
 
+Two ways in, one state. The stack's own process (the API, the pollers, moto's Step Functions
+interpreter) calls moto in-process, through moto's botocore stubs (`mock_aws`): no HTTP round
+trip, a third of the CPU per call. The runners, which are other processes, call the server over
+HTTP at `OPSGRAT_LOCAL_ENDPOINT` (`chalicelib.local.runner_env` makes it their AWS endpoint).
+Both reach the same moto backends.
+
 moto checks no credentials, and it listens on loopback, where a job's playbook can reach it too
 (a job needs the network to reach its hosts). So every request must carry the access key id
 this stack made at start (in its SigV4 `Authorization` header, as every AWS client sends it);
@@ -20,13 +26,17 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from moto import mock_aws
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 from chalicelib.local import moto_patches
+from chalicelib.local.runner_env import ENDPOINT_ENV
 
 KEY_HEADER = "X-Opsgrat-Moto-Key"
+#: moto settings, for the server and the in-process stubs alike
+CONFIG = {"stepfunctions": {"execute_state_machine": True}}
 _CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
 
 
@@ -77,11 +87,11 @@ class GatedMotoServer(ThreadedMotoServer):
 
 
 def start(port: int | None = None) -> tuple[ThreadedMotoServer, str]:
-    """Start moto on 127.0.0.1 and point this process's AWS clients at it, with a new key.
+    """Start moto on 127.0.0.1 with a new key, and moto's in-process stubs for this process.
 
     MOTO_PORT must be set *before* the server starts: moto's Step Functions interpreter calls
-    services back on localhost:$MOTO_PORT (TOOLCHAIN-NOTES), with the key of this process
-    (`moto_patches.use_credentials`).
+    services back on localhost:$MOTO_PORT when it is not stubbed (TOOLCHAIN-NOTES), with the key
+    of this process (`moto_patches.use_credentials`).
     """
     moto_patches.apply()
     port = port or free_port()
@@ -89,9 +99,11 @@ def start(port: int | None = None) -> tuple[ThreadedMotoServer, str]:
     os.environ["MOTO_PORT"] = str(port)
     endpoint = f"http://127.0.0.1:{port}"
     os.environ.update({
-        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
+        ENDPOINT_ENV: endpoint, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
     })
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):  # this process calls moto in-process
+        os.environ.pop(name, None)
     os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_SESSION_TOKEN", None)
@@ -100,7 +112,10 @@ def start(port: int | None = None) -> tuple[ThreadedMotoServer, str]:
     server.start()
     request = urllib.request.Request(
         f"{endpoint}/moto-api/config", method="POST",
-        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        data=json.dumps(CONFIG).encode(),
         headers={"Content-Type": "application/json", KEY_HEADER: key_id})
     urllib.request.urlopen(request, timeout=10).read()
+    mock_aws(config=CONFIG).start(reset=False)
+    # mock_aws puts fake credentials into the environment; the runners need the stack's key
+    os.environ.update({"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret})
     return server, endpoint

@@ -155,7 +155,7 @@ def _cmdline(spec: RunSpec, key_path: str | None) -> tuple[list[str], dict[str, 
     return args, passwords
 
 
-def _environment(spec: RunSpec, data_dir: str) -> dict[str, str]:
+def _environment(spec: RunSpec, data_dir: str, inventory_plugins: str = "") -> dict[str, str]:
     """ansible settings for a job run by a machine: no host-key prompts, nothing left behind."""
     env = {
         "ANSIBLE_HOST_KEY_CHECKING": "False",
@@ -173,6 +173,8 @@ def _environment(spec: RunSpec, data_dir: str) -> dict[str, str]:
     bin_dir = os.path.dirname(sys.executable)
     if os.access(os.path.join(bin_dir, "ansible-playbook"), os.X_OK):
         env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", os.defpath)
+    if inventory_plugins:
+        env["ANSIBLE_INVENTORY_ENABLED"] = inventory_plugins
     env.update({str(k): str(v) for k, v in (spec.env or {}).items()})
     return env
 
@@ -257,7 +259,7 @@ def _run(spec: RunSpec, playbook: str | None, key_path: str | None, data_dir: st
          on_event: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]) -> RunResult:
     os.makedirs(os.path.join(data_dir, "tmp"), mode=0o700)
     os.makedirs(os.path.join(data_dir, "cp"), mode=0o700)
-    inventory_dir = write_inventory(os.path.join(data_dir, "inventory"), spec.inventory, spec.inventory_str)
+    inventory = write_inventory(os.path.join(data_dir, "inventory"), spec.inventory, spec.inventory_str)
     if spec.extravars:
         _write_env_file(data_dir, "extravars", spec.extravars)
     args, passwords = _cmdline(spec, key_path)
@@ -297,8 +299,8 @@ def _run(spec: RunSpec, playbook: str | None, key_path: str | None, data_dir: st
     kwargs: dict[str, Any] = {
         "private_data_dir": data_dir,
         "ident": "job",
-        "inventory": inventory_dir,
-        "envvars": _environment(spec, data_dir),
+        "inventory": inventory.path,
+        "envvars": _environment(spec, data_dir, inventory.plugins),
         "passwords": passwords,
         "cmdline": shlex.join(args) if args else None,
         "limit": spec.limit or None,

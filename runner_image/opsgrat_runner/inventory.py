@@ -1,7 +1,6 @@
-"""Write a job's inventory into the private data dir as an inventory *directory*.
+"""Write a job's inventory into the private data dir, with our defaults under it.
 
-The directory holds our defaults file first (``00-opsgrat-defaults.yml``) and the job's inventory
-after it, so anything the inventory sets wins over our defaults. The one default is the Python
+Anything the inventory sets wins over our defaults. The one default is the Python
 interpreter of hosts reached by the ``local`` connection: interpreter discovery can pick a broken
 shim there, while the interpreter running ansible is always right. Remote hosts keep discovery.
 (One templated variable costs every task of every host: 5,000 loop items pay ~0.5 ms each for it,
@@ -11,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -60,19 +60,36 @@ def from_list_format(data: dict[str, Any]) -> dict[str, Any]:
     return {"all": result}
 
 
-def write_inventory(directory: str, inventory: dict[str, Any] | None, inventory_str: str | None) -> str:
-    """Create ``directory`` with the defaults and the job's inventory; return the directory path.
+@dataclass(frozen=True)
+class InventorySource:
+    """What ansible is given: `-i path`, and the inventory plugins that may read it
+    (ANSIBLE_INVENTORY_ENABLED; empty: ansible's own list)."""
 
-    ``inventory_str`` (INI or YAML text, as typed at launch) wins over ``inventory`` (--list JSON).
+    path: str
+    plugins: str = ""
+
+
+def write_inventory(directory: str, inventory: dict[str, Any] | None, inventory_str: str | None) -> InventorySource:
+    """Write the job's inventory with our defaults under ``directory``; what to give ansible.
+
+    A rendered inventory (``inventory``, --list JSON) becomes one YAML file with the defaults
+    merged under ``all.vars`` (the inventory's own all vars win), read by the yaml plugin alone:
+    ansible then parses one file with one plugin instead of trying every plugin on every file of
+    a directory (~0.05 s CPU less per job). ``inventory_str`` (INI or YAML text, as typed at
+    launch) wins over ``inventory``; it sits in a directory after the defaults file, for any plugin.
     """
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    _write(os.path.join(directory, "00-opsgrat-defaults.yml"), yaml.safe_dump(_DEFAULTS))
     if inventory_str and inventory_str.strip():
+        _write(os.path.join(directory, "00-opsgrat-defaults.yml"), yaml.safe_dump(_DEFAULTS))
         # No extension: ansible's yaml plugin tries it first, then the ini plugin.
         _write(os.path.join(directory, "hosts"), inventory_str)
-    elif inventory:
-        _write(os.path.join(directory, "hosts.json"), json.dumps(from_list_format(inventory)))
-    return directory
+        return InventorySource(directory)
+    converted = from_list_format(inventory or {})
+    top = converted["all"]
+    top["vars"] = {**_DEFAULTS["all"]["vars"], **(top.get("vars") or {})}
+    path = os.path.join(directory, "hosts.yml")
+    _write(path, json.dumps(converted))  # JSON is YAML, and far quicker to write
+    return InventorySource(path, plugins="yaml")
 
 
 def _write(path: str, text: str) -> None:

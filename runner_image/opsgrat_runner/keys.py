@@ -3,14 +3,12 @@
 ssh and git cannot be fed a passphrase without a prompt, so a passphrase-protected key is
 decrypted in memory with ``cryptography`` and written unencrypted into a directory that only the
 runner can read and that the caller removes when the job ends. Nothing has to answer a prompt
-and no agent process outlives the job.
+and no agent process outlives the job. ``cryptography`` is imported when a key is handled: a job
+without one does not pay its ~10 ms import.
 """
 from __future__ import annotations
 
 import os
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 
 
 class PrivateKeyError(ValueError):
@@ -24,6 +22,8 @@ def normalize(key_text: str) -> str:
 
 
 def _load(data: bytes, password: bytes | None):
+    from cryptography.hazmat.primitives import serialization
+
     if b"BEGIN OPENSSH PRIVATE KEY" in data:
         return serialization.load_ssh_private_key(data, password=password)
     return serialization.load_pem_private_key(data, password=password)
@@ -34,6 +34,8 @@ def _require_unencrypted(text: str) -> None:
 
     Keys that cryptography cannot parse at all (say, hardware-backed sk- keys) are left to ssh.
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     try:
         _load(text.encode(), None)
     except TypeError as exc:  # "Password was not given but private key is encrypted"
@@ -48,6 +50,9 @@ def decrypt(key_text: str, passphrase: str | None) -> str:
     if not passphrase:
         _require_unencrypted(text)
         return text
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     data = text.encode()
     password = passphrase.encode()
     try:

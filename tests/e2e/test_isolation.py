@@ -99,7 +99,7 @@ def test_a_job_environment_and_proc_hold_nothing_of_the_platform(stack):
     assert job["state"] == "successful", out
     assert "end" in out
     platform = {name: value for name, value in _stack_env(stack).items() if name.startswith(("AWS_", "OPSGRAT_", "MOTO_"))}
-    secret = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "MOTO_PORT", "OPSGRAT_HOME")
+    secret = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "OPSGRAT_LOCAL_ENDPOINT", "MOTO_PORT", "OPSGRAT_HOME")
     assert set(secret) <= set(platform)
     for name in secret:
         assert platform[name] not in out, name
@@ -151,7 +151,7 @@ print("FOUND " + json.dumps(found, sort_keys=True))
 
 def test_a_job_cannot_reach_the_tables_keys_or_moto_with_boto3(stack):
     _shell(stack, "true")  # the fork server exists once a job has run
-    endpoint = _stack_env(stack)["AWS_ENDPOINT_URL"]
+    endpoint = _stack_env(stack)["OPSGRAT_LOCAL_ENDPOINT"]
     job, out = _shell(stack, f"python - {endpoint} <<'EOF'\n{BOTO}\nEOF")
     assert job["state"] == "successful", out
     line = next(line for line in out.splitlines() if "FOUND " in line)
