@@ -60,7 +60,8 @@ def begin(job_id: int, task_token: str) -> None:
         return
     jobs.mutate(job_id, lambda j: j.update(runner_id=runner_id) if j.get("runner_id") == runners.PENDING else False,
                 current=job)
-    _heartbeat(task_token)  # the runner's own beats take over once it has started
+    # no heartbeat here: the batch's (`acknowledge`) has just restarted the clock, the runner beats
+    # as soon as it starts, and a queued local runner is beaten by its backend
     logger.info("runner started", extra={"job_id": job_id, "runner_id": runner_id})
 
 

@@ -152,34 +152,29 @@ def _may_use(principals: dict[int, rbac.Principal | None], user_id: int | None, 
 
 
 def launch(principal: rbac.Principal, request: JobRequest) -> dict:
-    """Authorize, store and start one job; returns the stored job."""
+    """Authorize, store and start one job; returns the stored job.
+
+    The job and its log row are stored in one transaction, with the ARN of the execution that
+    will run it (known before it starts: so no write of ours races the dispatcher, which may
+    claim the job as soon as the execution exists); the log stream is created meanwhile. Launch
+    latency is what a user waits for on every run."""
     authorize(principal, request)
-    data = {**request.fields, "kind": request.kind, "state": JobState.NEW, "ctime": int(time.time()),
-            "cuser": principal.id, "attached_by": dict(request.attached_by)}
-    job = store.create(get("job"), data)
-    rbac.grant_creator_admin(principal, "job", job["id"])
-    return _start(job)
-
-
-def _start(job: dict) -> dict:
-    """Create the job's log row and stream, record its execution, then start the RunJob execution.
-
-    The steps before the start are independent round trips, made side by side: launch latency
-    is what a user waits for on every run.
-    """
     machine = state_machine_arn()
-    name = f"job-{job['id']}-{uuid.uuid4().hex[:8]}"
-    # The execution's ARN is known before it starts; recording it first means no write of ours
-    # races the dispatcher, which may claim the job as soon as the execution exists.
-    arn = machine.replace(":stateMachine:", ":execution:", 1) + ":" + name
-    with ThreadPoolExecutor(max_workers=3) as pool:  # the settings are read meanwhile
-        steps = [pool.submit(store.create, get("job_log"), {"job": job["id"], "ctime": int(time.time())}),
-                 pool.submit(joblogs.create_stream, job["id"]),
-                 pool.submit(jobs.mutate, job["id"], lambda j: j.update(execution_arn=arn), current=job)]
-        job_settings = jobs.settings()
-        job = [step.result() for step in steps][-1] or job
+    job_id = store.next_id("job")
+    name = f"job-{job_id}-{uuid.uuid4().hex[:8]}"
+    now = int(time.time())
+    data = {**request.fields, "id": job_id, "kind": request.kind, "state": JobState.NEW, "ctime": now,
+            "cuser": principal.id, "attached_by": dict(request.attached_by),
+            "execution_arn": machine.replace(":stateMachine:", ":execution:", 1) + ":" + name}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the settings are read meanwhile
+        stream = pool.submit(joblogs.create_stream, job_id)
+        reading = pool.submit(jobs.settings)
+        job, _ = store.create_many([(get("job"), data), (get("job_log"), {"job": job_id, "ctime": now})])
+        rbac.grant_creator_admin(principal, "job", job_id)
+        stream.result()
+        job_settings = reading.result()
     timeout = int(job_settings.get("job_timeout") or 0)
-    execution_input = {"job_id": job["id"], "timeout": timeout + TIMEOUT_GRACE if timeout else NO_TIMEOUT,
+    execution_input = {"job_id": job_id, "timeout": timeout + TIMEOUT_GRACE if timeout else NO_TIMEOUT,
                        "heartbeat": jobs.heartbeat_seconds()}
     aws.client("stepfunctions").start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))
     return job

@@ -122,10 +122,14 @@ def _cached_connection(region: str, host: str | None, endpoint: str | None) -> C
 
 def warm_up() -> None:
     """Create the botocore clients behind the models and the transactions now (~0.1 s each,
-    spent on loading service models) rather than in the first request that needs them."""
+    spent on loading service models), and learn the tables' key schemas (a transaction asks
+    DynamoDB once per connection), rather than in the first request that needs them."""
     for model in (Record, Counter):
         model._get_connection().connection.client  # noqa: B018 - creating it is the point
-    _connection().client  # noqa: B018
+        try:
+            _connection().describe_table(model.Meta.table_name)
+        except Exception:  # noqa: BLE001 - an optimisation only: the first transaction asks instead
+            pass
 
 
 def _item(resource: Resource, rec: Rec) -> Record:
@@ -140,11 +144,11 @@ def _item(resource: Resource, rec: Rec) -> Record:
     return item
 
 
-def _raise_for(exc: TransactWriteError, resource: Resource, unique_at: dict[int, str]) -> None:
+def _raise_for(exc: TransactWriteError, unique_at: dict[int, tuple[Resource, str]]) -> None:
     reasons = getattr(exc, "cancellation_reasons", None) or []
     for position, reason in enumerate(reasons):
         if reason is not None and reason.code == "ConditionalCheckFailed" and position in unique_at:
-            group = unique_at[position]
+            resource, group = unique_at[position]
             raise ValidationError(group.split(",")[0],
                                   f"a {resource.family} with this {group.replace(',', ' and ')} already exists")
     raise Conflict("the record was changed by another request; read it again and retry") from exc
@@ -155,24 +159,38 @@ def next_id(family: str) -> int:
 
 
 def create(resource: Resource, rec: Rec) -> Rec:
-    rec = dict(rec)
-    rec.setdefault("id", next_id(resource.family))
-    rec["_version"] = None
-    unique_at: dict[int, str] = {}  # transaction position -> unique group, to name the field
+    return create_many([(resource, rec)])[0]
+
+
+def create_many(records: list[tuple[Resource, Rec]]) -> list[Rec]:
+    """New records in one transaction (each with its row counters and unique-key markers): all
+    of them are stored, or none. Ids not given are taken from the families' counters first."""
+    prepared = []
+    for resource, rec in records:
+        rec = dict(rec)
+        rec.setdefault("id", next_id(resource.family))
+        rec["_version"] = None
+        prepared.append((resource, rec))
+    unique_at: dict[int, tuple[Resource, str]] = {}  # transaction position -> what a marker guards
+    puts = 0
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.save(_item(resource, rec), condition=Record.id.does_not_exist())
-            for part in _partitions(resource, rec):
-                tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(1)])
-            for key, group in _unique_markers(resource, rec).items():
-                tx.save(Counter(key, value=rec["id"]), condition=Counter.name.does_not_exist())
-                # PynamoDB sends condition checks, deletes, puts, then updates (not call order):
-                # the k-th marker is the put right after the record's
-                unique_at[1 + len(unique_at)] = group
+            for resource, rec in prepared:
+                tx.save(_item(resource, rec), condition=Record.id.does_not_exist())
+                puts += 1
+                for part in _partitions(resource, rec):
+                    tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(1)])
+                for key, group in _unique_markers(resource, rec).items():
+                    tx.save(Counter(key, value=rec["id"]), condition=Counter.name.does_not_exist())
+                    # PynamoDB sends condition checks, deletes, puts, then updates (not call order),
+                    # the puts in call order: a record's markers follow it
+                    unique_at[puts] = (resource, group)
+                    puts += 1
     except TransactWriteError as exc:
-        _raise_for(exc, resource, unique_at)
-    rec["_version"] = 1
-    return rec
+        _raise_for(exc, unique_at)
+    for _, rec in prepared:
+        rec["_version"] = 1
+    return [rec for _, rec in prepared]
 
 
 def update(resource: Resource, old: Rec, new: Rec) -> Rec:
@@ -182,7 +200,7 @@ def update(resource: Resource, old: Rec, new: Rec) -> Rec:
     old_parts, new_parts = set(_partitions(resource, old)), set(_partitions(resource, new))
     old_keys = _unique_markers(resource, old)
     new_keys = _unique_markers(resource, new)
-    unique_at: dict[int, str] = {}
+    unique_at: dict[int, tuple[Resource, str]] = {}
     removed = set(old_keys) - set(new_keys)
     try:
         with TransactWrite(connection=_connection()) as tx:
@@ -196,9 +214,9 @@ def update(resource: Resource, old: Rec, new: Rec) -> Rec:
             for key in set(new_keys) - set(old_keys):
                 tx.save(Counter(key, value=new["id"]), condition=Counter.name.does_not_exist())
                 # sent order is deletes, puts (the record first, then markers), updates
-                unique_at[len(removed) + 1 + len(unique_at)] = new_keys[key]
+                unique_at[len(removed) + 1 + len(unique_at)] = (resource, new_keys[key])
     except TransactWriteError as exc:
-        _raise_for(exc, resource, unique_at)
+        _raise_for(exc, unique_at)
     new["_version"] = (old["_version"] or 0) + 1
     return new
 
