@@ -84,7 +84,8 @@ def checkout(url: str, branch: str | None, dest: str, *, username: str | None = 
     """Clone ``url`` into ``dest`` (absent or empty) at ``branch`` and return the commit SHA.
 
     ``branch`` may be a branch, a tag or a commit SHA (full or abbreviated); empty means the
-    remote's default branch. The work tree is left on a detached HEAD at that commit.
+    remote's default branch. A branch or tag (or the default) is one `git clone --branch` (two
+    git commands in all); a commit, which clone cannot name, is cloned and then checked out.
     """
     secrets = [password, ssh_key, ssh_key_passphrase]
     if "://" in url:
@@ -98,29 +99,54 @@ def checkout(url: str, branch: str | None, dest: str, *, username: str | None = 
     tmp = tempfile.mkdtemp(prefix="opsgrat-git-")
     try:
         env = _auth_env(url, tmp, username, password, ssh_key, ssh_key_passphrase)
-        # An empty credential.helper list stops helpers of the machine from storing our password.
-        _git(["-c", "credential.helper=", "clone", "--quiet", "--no-checkout", "--", url, dest], None, env, redactor)
         ref = (branch or "").strip()
         if ref.startswith("-"):
             raise GitError(f"git checkout failed: {ref!r} is not a branch, tag or commit")
-        candidates = [f"origin/{ref}", f"refs/tags/{ref}", ref] if ref else ["origin/HEAD", "HEAD"]
-        sha = ""
-        for candidate in candidates:
-            try:
-                sha = _git(["rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], dest, env, redactor)
-            except GitError:
-                continue
-            if sha:
-                break
-        if not sha:
-            raise GitError(f"git checkout failed: no branch, tag or commit named {ref!r} in the repository")
-        _git(["checkout", "--quiet", "--detach", sha], dest, env, redactor)
+        # An empty credential.helper list stops helpers of the machine from storing our password.
+        clone = ["-c", "credential.helper=", "clone", "--quiet"]
+        try:  # a branch, a tag or the default branch: one clone checks it out
+            _git([*clone, *(["--branch", ref] if ref else []), "--", url, dest], None, env, redactor)
+            sha = _git(["rev-parse", "--verify", "HEAD^{commit}"], dest, env, redactor)
+        except GitError as exc:
+            if not ref or "not found in upstream" not in str(exc):  # git's words for a ref clone cannot take
+                raise
+            _empty(dest)  # keep the directory itself: the job's sandbox may already have it mounted
+            sha = _checkout_commit(clone, url, ref, dest, env, redactor)
         if os.path.exists(os.path.join(dest, ".gitmodules")):
             _git(["-c", "credential.helper=", "submodule", "update", "--init", "--recursive", "--quiet"],
                  dest, env, redactor)
         return sha
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _empty(directory: str) -> None:
+    """What a failed clone left in `directory` (git removes a directory it made itself)."""
+    if not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def _checkout_commit(clone: list[str], url: str, ref: str, dest: str, env: dict[str, str], redactor: Redactor) -> str:
+    """A ref `clone --branch` does not know: a commit SHA, full or abbreviated."""
+    _git([*clone, "--no-checkout", "--", url, dest], None, env, redactor)
+    sha = ""
+    for candidate in (f"origin/{ref}", f"refs/tags/{ref}", ref):
+        try:
+            sha = _git(["rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], dest, env, redactor)
+        except GitError:
+            continue
+        if sha:
+            break
+    if not sha:
+        raise GitError(f"git checkout failed: no branch, tag or commit named {ref!r} in the repository")
+    _git(["checkout", "--quiet", "--detach", sha], dest, env, redactor)
+    return sha
 
 
 class _TolerantLoader(yaml.SafeLoader):
