@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import collections
-import gc
 import contextlib
+import gc
 import os
 import re
 import statistics

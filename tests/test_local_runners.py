@@ -39,7 +39,7 @@ def backend(tmp_path, monkeypatch):
     monkeypatch.setattr(local, "_heartbeat", lambda ids: beaten.append(list(ids)))
     monkeypatch.setattr("chalicelib.services.jobs.heartbeat_seconds", lambda: 3)  # a beat a second
     monkeypatch.setattr("runner_image.opsgrat_runner.workdir.remove_job_dirs", lambda job_id, workspace=None: 0)
-    monkeypatch.setattr("chalicelib.services.jobs.settings", lambda: {})
+    monkeypatch.setattr("chalicelib.services.jobs.settings", dict)
     box.started, box.beaten = started, beaten
     yield box
     for process in list(box._running.values()):
