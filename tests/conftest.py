@@ -135,5 +135,20 @@ def make_user(api):
     return make
 
 
+@pytest.fixture
+def template(api) -> dict:
+    """A job template "deploy" (project "site", whose last sync found site.yml; inventory "prod")."""
+    from chalicelib.services import store
+    from chalicelib.services.resources import get
+
+    project = store.create(get("project"), {"name": "site", "repository_url": "file:///srv/site.git",
+                                            "playbooks": ["site.yml"]})
+    inventory = api.post("/api/project/inventory/", {"name": "prod"}).data
+    r = api.post("/api/template/template/", {"name": "deploy", "project": project["id"], "playbook": "site.yml",
+                                             "inventory": inventory["id"]})
+    assert r.status_code == 201, r.body
+    return r.data
+
+
 # The real sshd on loopback used by the runner tests (tests/sshd.py).
 pytest_plugins = ["tests.sshd"]

@@ -245,20 +245,6 @@ def test_yaml_limits_apply_to_a_launch_override_too(api):
 RUN = "/api/template/template/run/"
 
 
-@pytest.fixture
-def template(api) -> dict:
-    from chalicelib.services import store
-    from chalicelib.services.resources import get
-
-    project = store.create(get("project"), {"name": "site", "repository_url": "file:///srv/site.git",
-                                            "playbooks": ["site.yml"]})
-    inventory = api.post("/api/project/inventory/", {"name": "prod"}).data
-    r = api.post("/api/template/template/", {"name": "deploy", "project": project["id"], "playbook": "site.yml",
-                                             "inventory": inventory["id"]})
-    assert r.status_code == 201, r.body
-    return r.data
-
-
 @pytest.mark.parametrize("template_id", [True, 1.5, "1.5", [1], 0, 2**63])
 def test_a_template_id_must_be_an_integer_id(api, template, template_id):
     from chalicelib.services import store

@@ -1,23 +1,10 @@
 """Who sees a job (AWX): whoever launched it, superusers, and whoever may read its template."""
 from __future__ import annotations
 
-import pytest
-
 from chalicelib.services import rbac, store
 from chalicelib.services.resources import get
 
 TEMPLATE_USERS = "/api/template/template/permission/users/"
-
-
-@pytest.fixture
-def template(api) -> dict:
-    project = store.create(get("project"), {"name": "site", "repository_url": "file:///srv/site.git",
-                                            "playbooks": ["site.yml"]})
-    inventory = api.post("/api/project/inventory/", {"name": "prod"}).data
-    r = api.post("/api/template/template/", {"name": "deploy", "project": project["id"], "playbook": "site.yml",
-                                             "inventory": inventory["id"]})
-    assert r.status_code == 201, r.body
-    return r.data
 
 
 def _job(template_id: int | None, launcher: dict | None = None) -> dict:

@@ -6,8 +6,10 @@ runner checks the project out and renders the inventory. `JobZone.run(spec)` the
 job and reads its events until it reports the result, is canceled, or overruns its deadline:
 then the sandbox is killed, and with it every process of the job.
 
-Nothing that comes back is trusted: events are JSON lines read with a size cap and redacted
-again; a zone that dies without a result is a failed job with the last lines of its stderr.
+Nothing that comes back is trusted: events are JSON lines read with a size cap (the zone's
+`execute.run` masks secrets in them: masking is a courtesy, not a wall, as a job can always
+print a secret it holds in another form); a status the zone reports must be one a run can have;
+a zone that dies without a result is a failed job with the last lines of its stderr, masked.
 """
 from __future__ import annotations
 
@@ -92,7 +94,7 @@ class JobZone:
                         break
                     message = _parse(line)
                     if "event" in message and isinstance(message["event"], dict):
-                        on_event(redactor.value(message["event"]))
+                        on_event(message["event"])  # redacted in the zone by execute.run
                     elif "result" in message and isinstance(message["result"], dict):
                         result = message["result"]
             self.process.wait()
