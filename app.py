@@ -16,3 +16,11 @@ def dispatch_job(event):
     from chalicelib.api.events import dispatch_batch
 
     return dispatch_batch(event)
+
+
+@app.on_sqs_message(queue=STACK.queue("workflow").name, batch_size=10)
+def workflow_step(event):
+    """Workflow executions hand their nodes over here: run, skip or wait for each; finish the run."""
+    from chalicelib.api.events import workflow_batch
+
+    return workflow_batch(event)

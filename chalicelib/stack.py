@@ -63,6 +63,8 @@ class StateMachine:
 class Stack:
     queues: tuple[Queue, ...] = field(default_factory=tuple)
     state_machines: tuple[StateMachine, ...] = field(default_factory=tuple)
+    #: the queue the workflow templates' own machines (compiled at run time, not in infra/asl) send to
+    WORKFLOW_QUEUE = "workflow"
 
     @property
     def tables(self):
@@ -91,6 +93,8 @@ class Stack:
 STACK = Stack(
     queues=(
         Queue("dispatch", handler="dispatch_job", local_workers=4),
+        # workflow executions hand their nodes over here (`chalicelib.services.workflows.engine`)
+        Queue("workflow", handler="workflow_step", local_workers=2),
     ),
     state_machines=(
         StateMachine("run-job", "run_job.asl.json", queue_urls=(("DispatchQueueUrl", "dispatch"),),

@@ -21,9 +21,11 @@ UNSCOPED_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:
 
 #: what each principal needs; the keys of GRANTS
 NEEDS: dict[str, tuple[str, ...]] = {
-    API: ("tables", "kms_encrypt", "kms_decrypt", "run_jobs", "stop_runner", "task_tokens", "job_logs_write",
-          "job_logs_read", "artifacts_read"),
+    API: ("tables", "kms_encrypt", "kms_decrypt", "run_jobs", "workflow_machines", "stop_runner", "task_tokens",
+          "job_logs_write", "job_logs_read", "artifacts_read"),
     "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write"),
+    # launches node jobs (RunJob) and nested workflows (their machines), settles node tokens
+    "workflow": ("tables", "run_jobs", "workflow_machines", "task_tokens", "job_logs_write"),
     "runner": ("runner_tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write"),
 }
 
@@ -93,12 +95,29 @@ def _run_jobs() -> list[dict]:
             statement(["states:DescribeExecution", "states:StopExecution"], _executions(), "ControlJobs")]
 
 
+def _workflow_machines() -> list[dict]:
+    """Workflow templates' own state machines (`chalicelib.services.workflows.machines`): named
+    `<prefix>-wf-*`, created and updated by the API when a graph changes, run with the state
+    machine role."""
+    from chalicelib.services.workflows.machines import machine_prefix
+
+    machines = service_arn("states", f"stateMachine:{machine_prefix()}-*")
+    executions = service_arn("states", f"execution:{machine_prefix()}-*:*")
+    return [statement(["states:CreateStateMachine", "states:UpdateStateMachine", "states:DeleteStateMachine",
+                       "states:DescribeStateMachine", "states:StartExecution"], [machines], "WorkflowMachines"),
+            statement(["states:DescribeExecution", "states:StopExecution"], [executions], "ControlWorkflows"),
+            statement(["iam:PassRole"], [arn("StateMachineRole")], "PassStatesRole",
+                      StringEquals={"iam:PassedToService": "states.amazonaws.com"}),
+            statement(["sqs:GetQueueUrl"], [arn(storage.queue_id(STACK.WORKFLOW_QUEUE))], "FindWorkflowQueue")]
+
+
 GRANTS: dict[str, Callable[[], list[dict]]] = {
     "tables": _tables,
     "runner_tables": _runner_tables,
     "kms_encrypt": lambda: [statement(["kms:Encrypt", "kms:GenerateDataKey"], [arn("SecretsKey")], "EncryptSecrets")],
     "kms_decrypt": lambda: [statement(["kms:Decrypt"], [arn("SecretsKey")], "DecryptSecrets")],
     "run_jobs": _run_jobs,
+    "workflow_machines": _workflow_machines,
     "task_tokens": lambda: [statement(["states:SendTaskSuccess", "states:SendTaskFailure",
                                        "states:SendTaskHeartbeat"], ["*"], "TaskTokens")],
     "run_runner": lambda: [
@@ -175,7 +194,7 @@ def runner_repository() -> str:
 def state_machine_role() -> dict:
     """The state machines may send to exactly the queues their ASL files name."""
     queues = sorted({short for m in STACK.state_machines for name, short in m.queue_urls
-                     if name in compute.placeholders(m)})
+                     if name in compute.placeholders(m)} | {STACK.WORKFLOW_QUEUE})
     statements = [statement(["sqs:SendMessage"], [arn(storage.queue_id(q)) for q in queues], "SendToQueues")] \
         if queues else []
     return {"StateMachineRole": {"Type": "AWS::IAM::Role", "Properties": {

@@ -50,6 +50,8 @@ def common_environment() -> dict:
         config.PREFIX_ENV: config.prefix(),
         "OPSGRAT_KMS_KEY": arn("SecretsKey"),
         "OPSGRAT_BUCKET": ref("ArtifactsBucket"),
+        # the role workflow templates' machines run with (chalicelib.services.workflows.machines)
+        "OPSGRAT_STATES_ROLE_ARN": arn("StateMachineRole"),
     }
     for machine in STACK.state_machines:
         if machine.arn_env:

@@ -77,6 +77,8 @@ class EventStream:
         self._done = threading.Event()
         self._counter = 0
         self._offset: int | None = None  # notes written before ansible's first event
+        #: what the playbook's `set_stats` left (ansible's stats event): later workflow nodes get it
+        self.artifacts: dict = {}
         self._thread = threading.Thread(target=self._loop, name="events", daemon=True)
         self._thread.start()
 
@@ -84,6 +86,9 @@ class EventStream:
         """An ansible-runner event; its counter is shifted past the runner's own notes so that
         counters stay unique and in output order."""
         row = compact(event)
+        if event.get("event") == "playbook_on_stats":
+            artifacts = (event.get("event_data") or {}).get("artifact_data")
+            self.artifacts = artifacts if isinstance(artifacts, dict) else {}
         with self._lock:
             if self._offset is None:
                 self._offset = self._counter
@@ -203,6 +208,8 @@ class Outcome:
     reason: str = ""
     summaries: list[dict] = field(default_factory=list)
     revision: str = ""
+    #: `set_stats` data, for the workflow nodes after this one (size-capped)
+    artifacts: dict = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ preparing a job
@@ -303,7 +310,20 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, dirs: JobDir
     # a timeout is a failed job whose reason says which timeout (RunResult.error)
     state = JobState.FAILED if result.status == "timeout" else JobState(result.status)
     reason = "canceled by a user" if state == JobState.CANCELED else result.error
-    return Outcome(state, reason, [s.to_dict() for s in result.host_summaries], revision)
+    return Outcome(state, reason, [s.to_dict() for s in result.host_summaries], revision, artifacts(stream))
+
+
+#: the most `set_stats` data a job hands on (JSON bytes): it is stored on the job record
+MAX_ARTIFACTS = 65_536
+
+
+def artifacts(stream: "EventStream") -> dict:
+    """The playbook's artifacts when they are JSON and small enough to keep, else none."""
+    try:
+        size = len(json.dumps(stream.artifacts))
+    except (TypeError, ValueError):
+        return {}
+    return stream.artifacts if size <= MAX_ARTIFACTS else {}
 
 
 def sync_project(job: dict, stream: EventStream, dirs: JobDirs) -> Outcome:
@@ -443,7 +463,8 @@ def main(argv: list[str]) -> int:
         stored = pool.submit(_store_summaries, job_id, outcome.summaries, jobs.expiry(int(time.time()), settings))
         archived.result()
         stored.result()
-    final = jobs.finish(job_id, outcome.state, outcome.reason, settings, revision=outcome.revision) \
+    extra = {"artifacts": outcome.artifacts} if outcome.artifacts else {}
+    final = jobs.finish(job_id, outcome.state, outcome.reason, settings, revision=outcome.revision, **extra) \
         or store.get("job", job_id) or {}
     heartbeat.stop()
     heartbeat.report(job_id, final.get("state", outcome.state))

@@ -192,7 +192,7 @@ def test_queue_consumers_may_only_read_their_own_queue(sam):
 
 def test_state_machine_role_may_send_only_to_the_queues_its_asl_names(sam):
     statements = sam["Resources"]["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    named = {short for m in STACK.state_machines for _, short in m.queue_urls}
+    named = {short for m in STACK.state_machines for _, short in m.queue_urls} | {STACK.WORKFLOW_QUEUE}
     assert statements[0]["Action"] == ["sqs:SendMessage"]
     assert statements[0]["Resource"] == [{"Fn::GetAtt": [storage.queue_id(q), "Arn"]} for q in sorted(named)]
 

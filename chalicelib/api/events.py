@@ -30,3 +30,16 @@ def dispatch_batch(event) -> dict:
     dispatch.acknowledge(messages)
     return process_partial_response(event=event.to_dict(), record_handler=_dispatch_record,
                                     processor=_processor, context=event.context)
+
+
+def _workflow_record(record) -> None:
+    from chalicelib.services.workflows import engine
+
+    engine.handle(json.loads(record.body))
+
+
+def workflow_batch(event) -> dict:
+    """Each node message handled on its own; failed ones are returned for redelivery (the engine
+    recognizes a node it has already decided)."""
+    return process_partial_response(event=event.to_dict(), record_handler=_workflow_record,
+                                    processor=_processor, context=event.context)

@@ -37,11 +37,32 @@ def _cancel(request, principal, id):
 
 
 def _relaunch(request, principal, id):
-    hosts = parse_body(request).get("hosts", "all")
+    body = parse_body(request)
+    hosts = body.get("hosts", "all")
     if not isinstance(hosts, str):
         raise ValidationError("hosts", 'must be "all" or "failed"')
-    job = launch.relaunch(principal, id, hosts)
+    start = body.get("from")
+    if start is not None and not isinstance(start, (str, int)) or isinstance(start, bool):
+        raise ValidationError("from", 'must be "failed" or a node id')
+    job = launch.relaunch(principal, id, hosts, start)
     return crud.serialize(job_catalog.JOBS, job), 201
+
+
+def _decide(approve: bool):
+    def decide(request, principal, id):
+        from chalicelib.services.workflows import engine
+
+        return engine.decide_approval(principal, id, approve, parse_body(request).get("node")), 200
+    return decide
+
+
+def _workflow(request, principal, id):
+    from chalicelib.services.workflows import engine
+
+    job = _readable_job(principal, id)
+    if job.get("kind") != "workflow":
+        raise ValidationError(None, f"job {job['id']} is not a workflow job")
+    return engine.view(job), 200
 
 
 _FORMAT = Str("format", choices=("txt", "ansi", "json"), blank=False, default="txt",
@@ -96,9 +117,34 @@ endpoint(bp, "/api/job/job/{id}/cancel", {"POST": _cancel}, tag="job",
          docs={"POST": {"summary": "Cancel a job: the runner stops ansible; state becomes canceled", "status": 202,
                         "response": _JOB, "description": "Cancel requested; the job as it is now"}})
 endpoint(bp, "/api/job/job/{id}/relaunch", {"POST": _relaunch}, tag="job",
-         docs={"POST": {"summary": 'Run a job again: {"hosts": "all"|"failed"}', "status": 201, "response": _JOB,
-                        "description": "The new job",
-                        "request": {"type": "object", "properties": {"hosts": {"type": "string", "enum": ["all", "failed"]}}}}})
+         docs={"POST": {"summary": 'Run a job again: {"hosts": "all"|"failed"}; a workflow job also {"from": "failed"|<node id>}',
+                        "status": 201, "response": _JOB, "description": "The new job",
+                        "request": {"type": "object", "properties": {
+                            "hosts": {"type": "string", "enum": ["all", "failed"]},
+                            "from": {"oneOf": [{"type": "string", "enum": ["failed"]}, {"type": "integer"}],
+                                     "description": "Workflow jobs: resume (failed) or re-run from a node."}}}}})
+_APPROVAL_BODY = {"type": "object", "properties": {"node": {"type": "integer", "description": "The approval node (needed when several wait)."}}}
+for _verb, _approve in (("approve", True), ("deny", False)):
+    endpoint(bp, f"/api/job/job/{{id}}/{_verb}", {"POST": _decide(_approve)}, tag="job",
+             docs={"POST": {"summary": f"{_verb.capitalize()} a workflow job's pending approval (needs execute on the workflow)",
+                            "request": _APPROVAL_BODY, "response": _JOB, "description": "The workflow job"}})
+_NODE_RUN = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "name": {"type": ["string", "null"]}, "type": {"type": "string"},
+    "is_start_node": {"type": "integer"}, "top": {"type": ["integer", "null"]}, "left": {"type": ["integer", "null"]},
+    "state": {"type": ["string", "null"], "description": "A job state, skipped, pending (approval), or null (not reached)."},
+    "job": {"type": ["integer", "null"]}, "started": {"type": ["string", "null"]}, "finished": {"type": ["string", "null"]},
+    "reused": {"type": "boolean"}, "reason": {"type": "string"}, "expires": {"type": ["integer", "null"]}}}
+_WORKFLOW_RUN = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "template": {"type": ["integer", "null"]}, "state": {"type": ["string", "null"]},
+    "nodes": {"type": "array", "items": _NODE_RUN},
+    "lines": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "node": {"type": "integer"}, "next_node": {"type": "integer"},
+        "result": {"type": "array", "items": {"type": "string"}}, "taken": {"type": "boolean"}}}},
+    "levels": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+    "pending_approvals": {"type": "array", "items": {"type": "object"}}}}
+endpoint(bp, "/api/job/job/{id}/workflow", {"GET": _workflow}, tag="job",
+         docs={"GET": {"summary": "A workflow job's graph as it ran: each node's state, job and times, the lines taken",
+                       "response": _WORKFLOW_RUN}})
 endpoint(bp, "/api/job/job/{id}/stdout", {"GET": _stdout}, tag="job",
          docs={"GET": {"summary": "Job output: ?format=txt|ansi|json, &download=1 for a file",
                        "content": {"text/plain": {"schema": {"type": "string"}},

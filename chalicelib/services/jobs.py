@@ -41,10 +41,13 @@ class JobKind(enum.StrEnum):
     ADHOC = "adhoc"
     PROJECT_UPDATE = "project_update"
     INVENTORY_UPDATE = "inventory_update"
+    #: a workflow template's run: its nodes are child jobs (`job` = this one, `node` = theirs)
+    WORKFLOW = "workflow"
 
 
 KIND_LABELS = {JobKind.JOB: "Automation job", JobKind.ADHOC: "Command",
-               JobKind.PROJECT_UPDATE: "Project sync", JobKind.INVENTORY_UPDATE: "Inventory sync"}
+               JobKind.PROJECT_UPDATE: "Project sync", JobKind.INVENTORY_UPDATE: "Inventory sync",
+               JobKind.WORKFLOW: "Workflow job"}
 
 FINAL = frozenset({JobState.SUCCESSFUL, JobState.FAILED, JobState.CANCELED})
 UNFINISHED = (JobState.NEW, JobState.WAITING, JobState.RUNNING)
@@ -109,14 +112,21 @@ def running(job: dict) -> None:
 
 
 def finish(job_id: int, state: JobState, reason: str = "", job_settings: dict | None = None, **fields) -> dict | None:
-    """Move a job to a final state once; later calls (a late runner, a late timeout) change nothing."""
+    """Move a job to a final state once; later calls (a late runner, a late timeout) change nothing.
+
+    A workflow node's job carries the task token of its node's state (`node_token`): the one
+    that moves it to its final state settles that token, so the workflow goes on however the job
+    ended (runner report, timeout, lost runner, cancel)."""
     moment = time.time()
     now = int(moment)
     exp = expiry(now, job_settings)
+    moved = []
 
     def change(job: dict):
+        moved.clear()
         if job.get("state") in FINAL:
             return False
+        moved.append(True)
         job.update(fields)
         job["state"] = state
         job["finish_time"] = now
@@ -130,7 +140,23 @@ def finish(job_id: int, state: JobState, reason: str = "", job_settings: dict | 
         if exp:
             job["_expires"] = exp
 
-    return mutate(job_id, change)
+    job = mutate(job_id, change)
+    if moved and job and job.get("node_token"):
+        settle_node(job)
+    return job
+
+
+def settle_node(job: dict) -> None:
+    """Tell the waiting workflow state that this node's job has ended (its state is stored)."""
+    import json
+
+    from chalicelib import aws
+
+    try:
+        aws.client("stepfunctions").send_task_success(
+            taskToken=job["node_token"], output=json.dumps({"job_id": job["id"], "status": str(job.get("state"))}))
+    except Exception:  # noqa: BLE001 - the workflow's execution may have been stopped (canceled)
+        pass
 
 
 def fail_unfinished(reason: str) -> list[int]:

@@ -42,7 +42,7 @@ JOB_ONLY_FIELDS = ("module", "arguments", "inventory_str", "template", "kind", "
 RUN_FIELDS = tuple(option.name for option in RUN_OPTIONS) + JOB_ONLY_FIELDS
 #: the job's references to objects it uses, and their families
 JOB_REFS = (("inventory", "inventory"), ("project", "project"), ("credential", "credential"),
-            ("vault_credential", "credential"))
+            ("vault_credential", "credential"), ("host_source", "host_source"))
 #: what `POST /api/template/template/run/` may set
 ON_LAUNCH = tuple(option.name for option in RUN_OPTIONS if option.on_launch) + ("inventory_str",)
 #: seconds the state machine waits beyond job_timeout before it declares the runner lost
@@ -71,6 +71,12 @@ class JobRequest:
     template: dict | None = None
     #: vouchers for the job's own Ref fields (from the template, or the relaunched job)
     attached_by: dict = field(default_factory=dict)
+    #: whether vouchers count; None: unless the launch brings variables of its own
+    vouch: bool | None = None
+    #: the state machine that runs it (a workflow's); None: RunJob
+    state_machine: str | None = None
+    #: the id to give the job (a workflow records its node's child before launching it)
+    job_id: int | None = None
 
 
 def state_machine_arn() -> str:
@@ -106,6 +112,8 @@ def uses(request: JobRequest) -> list[Use]:
 
 def authorize(principal: rbac.Principal, request: JobRequest) -> None:
     """403 unless the launcher may start this job (see the module docstring)."""
+    principals: dict[int, rbac.Principal | None] = {principal.id: principal}
+    vouched = not _own_variables(request) if request.vouch is None else request.vouch
     if request.template is not None:
         rbac.require(principal, get("template"), request.template, "execute")
     if principal.is_superuser:
@@ -113,8 +121,6 @@ def authorize(principal: rbac.Principal, request: JobRequest) -> None:
     if request.fields.get("inventory_str"):
         raise PermissionDenied("inventory_str: only superusers may run against an inline inventory; "
                                "use an inventory you may execute")
-    principals: dict[int, rbac.Principal | None] = {principal.id: principal}
-    vouched = not _own_variables(request)
     for use in uses(request):
         if not _may_use(principals, principal.id, use) and not (vouched and _may_use(principals, use.voucher, use)):
             why = "" if vouched else " (with launch-time variables, nobody vouches for you)"
@@ -159,13 +165,15 @@ def launch(principal: rbac.Principal, request: JobRequest) -> dict:
     claim the job as soon as the execution exists); the log stream is created meanwhile. Launch
     latency is what a user waits for on every run."""
     authorize(principal, request)
-    machine = state_machine_arn()
-    job_id = store.next_id("job")
+    machine = request.state_machine or state_machine_arn()
+    job_id = request.job_id or store.next_id("job")
     name = f"job-{job_id}-{uuid.uuid4().hex[:8]}"
     now = int(time.time())
     data = {**request.fields, "id": job_id, "kind": request.kind, "state": JobState.NEW, "ctime": now,
             "cuser": principal.id, "attached_by": dict(request.attached_by),
             "execution_arn": machine.replace(":stateMachine:", ":execution:", 1) + ":" + name}
+    if request.kind == JobKind.WORKFLOW:
+        jobs.running(data)  # its execution is its runner: it runs from the start
     with ThreadPoolExecutor(max_workers=2) as pool:  # the settings are read meanwhile
         stream = pool.submit(joblogs.create_stream, job_id)
         reading = pool.submit(jobs.settings)
@@ -176,6 +184,8 @@ def launch(principal: rbac.Principal, request: JobRequest) -> dict:
     timeout = int(job_settings.get("job_timeout") or 0)
     execution_input = {"job_id": job_id, "timeout": timeout + TIMEOUT_GRACE if timeout else NO_TIMEOUT,
                        "heartbeat": jobs.heartbeat_seconds()}
+    if request.kind == JobKind.WORKFLOW:
+        execution_input = {"workflow_job": job_id}
     aws.client("stepfunctions").start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))
     return job
 
@@ -217,6 +227,10 @@ def find_template(payload: dict) -> dict:
 def launch_template(principal: rbac.Principal, payload: dict) -> dict:
     """`POST /api/template/template/run/`: the template's options, with the launch's overrides."""
     template = find_template(payload)
+    if template.get("template_type") == "workflow":
+        from chalicelib.services.workflows import engine
+
+        return engine.launch_workflow(principal, template, payload)
     data = {name: template.get(name) for name in RUN_FIELDS if name in template}
     data.update(template=template["id"], module="", arguments="")
     job_fields = get("job").by_name
@@ -270,14 +284,21 @@ def launch_sync(principal: rbac.Principal, kind: JobKind, record_id) -> dict:
     return launch(principal, JobRequest(kind, data, attached_by={"project": _voucher(rec, "project")}))
 
 
-def relaunch(principal: rbac.Principal, job_id, hosts: str = "all") -> dict:
-    """Run a job again with the options it ran with; `failed` limits it to the hosts that failed."""
+def relaunch(principal: rbac.Principal, job_id, hosts: str = "all", start=None) -> dict:
+    """Run a job again with the options it ran with; `failed` limits it to the hosts that failed.
+    A workflow job is resumed (`start` = "failed") or re-run from a node (`start` = its id)."""
     from chalicelib.services import crud
 
     job = crud.load(get("job"), job_id)
     rbac.require(principal, get("job"), job, "read")
     if hosts not in ("all", "failed"):
         raise ValidationError("hosts", 'must be "all" or "failed"')
+    if job.get("kind") == JobKind.WORKFLOW:
+        from chalicelib.services.workflows import engine
+
+        return engine.relaunch(principal, job, hosts, start)
+    if start is not None:
+        raise ValidationError("from", "only a workflow job can be resumed or re-run from a node")
     template = store.get("template", job["template"]) if job.get("template") else None
     if job.get("template") and template is None and not principal.is_superuser:
         # relaunching needs execute on the template, which nobody holds once it is deleted
@@ -300,13 +321,26 @@ def relaunch(principal: rbac.Principal, job_id, hosts: str = "all") -> dict:
 
 def cancel(principal: rbac.Principal, job_id) -> dict:
     """Ask the runner to stop; a job that has no runner yet is canceled at once."""
-    from chalicelib.services import crud, runners
+    from chalicelib.services import crud
 
     resource = get("job")
     job = crud.load(resource, job_id)
     rbac.require(principal, resource, job, "write")
     if job.get("state") in jobs.FINAL:
         raise ValidationError(None, f"job {job['id']} has already finished ({job['state']})")
+    stop(job)
+    return crud.serialize(resource, store.get("job", int(job_id)))
+
+
+def stop(job: dict) -> None:
+    """End a job whoever asks (a user's cancel, its workflow's): no permission check here."""
+    from chalicelib.services import runners
+
+    if job.get("kind") == JobKind.WORKFLOW:
+        from chalicelib.services.workflows import engine
+
+        engine.cancel(job)
+        return
     job = jobs.mutate(job["id"], lambda j: j.update(cancel_requested=1))
     if job and job.get("state") in (JobState.NEW, JobState.WAITING) and not job.get("runner_id"):
         job = jobs.finish(job["id"], JobState.CANCELED, "canceled before it started") or job
@@ -317,4 +351,3 @@ def cancel(principal: rbac.Principal, job_id) -> dict:
                 pass
     elif job and job.get("runner_id"):
         runners.cancel(job["runner_id"])
-    return crud.serialize(resource, store.get("job", int(job_id)))

@@ -27,7 +27,7 @@ JOBS = register(Resource(
         Text("arguments", max_length=16_384, description="Ad-hoc module arguments."),
         Text("inventory_str", max_length=262_144, description="Inline inventory (host per line) overriding inventory."),
         Ref("template", family="template", read_only=True, description="Template id (null for ad-hoc)."),
-        Str("kind", read_only=True, description="job, adhoc, project_update or inventory_update."),
+        Str("kind", read_only=True, description="job, adhoc, project_update, inventory_update or workflow."),
         Str("state", read_only=True, description="new, waiting, running, successful, failed, canceled."),
         Int("start_time", read_only=True, default=None, description="Epoch seconds."),
         Int("finish_time", read_only=True, default=None, description="Epoch seconds."),
@@ -55,7 +55,17 @@ JOBS = register(Resource(
     ],
     filters=("template", "inventory", "credential", "state", "kind", "schedule", "project", "job"),
     indexes=("template", "state"),
+    extra=lambda rec: {"pending_approvals": _pending(rec)}, extra_fields=("pending_approvals",),
 ))
+
+
+def _pending(rec: dict) -> list[dict]:
+    """A workflow job's approvals waiting for a decision (POST .../approve/ or .../deny/)."""
+    if rec.get("kind") != "workflow":
+        return []
+    from chalicelib.services.workflows.engine import pending_approvals
+
+    return pending_approvals(rec)
 
 
 def _log_text(rec: dict) -> dict:

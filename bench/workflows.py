@@ -1,0 +1,150 @@
+"""Workflow benchmarks (issue 10), each against a baseline measured in the same run.
+
+1. Overhead per node: a 10-node chain of ping playbooks run as one workflow (POST run sent ->
+   the workflow job's recorded `finished`) vs 10 single launches of the same template one after
+   another (each POST run sent -> its `finished`), alternating rounds; prints the median ratio
+   (goal <= 1.15: the workflow adds almost nothing to its jobs).
+2. Fan-out: 8 parallel `sleep 5` nodes after the start node; prints wall time / 5 s (goal <= 1.6
+   on 2 cores). The local backend runs at most OPSGRAT_LOCAL_CAPACITY runners at once (2 per core
+   by default, for CPU-bound playbooks); this stack runs with 8, as an operator would set it for
+   jobs that mostly wait, so that the 8 nodes can run at once.
+3. Compile: the state machine of a 50-node random DAG: its states and the compile time.
+
+Run: `.venv/bin/python bench/workflows.py [--rounds N]`.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chalicelib.services.workflows.compiler import compile_graph, count_states  # noqa: E402
+from chalicelib.services.workflows.graph import Graph  # noqa: E402
+from tests.gitrepo import make_repo  # noqa: E402
+from tests.localstack import RunningStack  # noqa: E402
+
+PING = """- hosts: all
+  gather_facts: false
+  tasks:
+    - ping:
+"""
+SLEEP = """- hosts: all
+  gather_facts: false
+  tasks:
+    - command: sleep 5
+"""
+
+
+def finished_at(job: dict) -> float:
+    return datetime.datetime.fromisoformat(job["finished"]).timestamp()
+
+
+def run_and_wait(stack: RunningStack, template_id: int) -> tuple[float, dict]:
+    sent = time.time()
+    job = stack.http("POST", "/api/template/template/run/", json={"id": template_id}).json()
+    final = stack.wait_job(job["id"], timeout=600)
+    if final["state"] != "successful":
+        raise SystemExit(f"job {final['id']} ended {final['state']}: {final.get('reason')}")
+    return finished_at(final) - sent, final
+
+
+def workflow(stack: RunningStack, name: str, template_id: int, count: int, chain: bool) -> int:
+    """A workflow of `count` nodes bound to one template: a chain, or all after the start node."""
+    wf = stack.http("POST", "/api/template/template/", json={"name": name, "template_type": "workflow"}).json()
+    start = stack.http("GET", "/api/template/workflow/node/", params={"template": wf["id"]}).json()["results"][0]["id"]
+    previous = start
+    for index in range(count):
+        node = stack.http("POST", "/api/template/workflow/node/", json={
+            "template": wf["id"], "name": f"step {index + 1}", "type": "job", "bind_template": template_id,
+            "top": 0, "left": 0}).json()
+        stack.http("POST", "/api/template/workflow/line/", json={"node": previous if chain else start,
+                                                                 "next_node": node["id"], "result": "successful"})
+        if chain:
+            previous = node["id"]
+    return wf["id"]
+
+
+def setup(stack: RunningStack, repo: Path) -> dict[str, int]:
+    project = stack.http("POST", "/api/project/project/", json={"name": "bench", "repository_url": f"file://{repo}"}).json()
+    stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])
+    inv = stack.http("POST", "/api/project/inventory/", json={"name": "bench"}).json()
+    stack.http("POST", "/api/project/host/", json={"inventory": inv["id"], "hostname": "localhost",
+                                                   "variables": "ansible_connection: local"})
+    ids = {}
+    for name in ("ping", "sleep"):
+        ids[name] = stack.http("POST", "/api/template/template/", json={
+            "name": f"bench {name}", "project": project["id"], "playbook": f"{name}.yml", "inventory": inv["id"]}).json()["id"]
+    ids["chain"] = workflow(stack, "bench chain", ids["ping"], 10, chain=True)
+    ids["fanout"] = workflow(stack, "bench fan-out", ids["sleep"], 8, chain=False)
+    return ids
+
+
+def overhead(stack: RunningStack, ids: dict[str, int], rounds: int) -> None:
+    run_and_wait(stack, ids["ping"])  # warm the fork server and the project checkout
+    ratios = []
+    for index in range(rounds):
+        singles = sum(run_and_wait(stack, ids["ping"])[0] for _ in range(10))
+        chain, _ = run_and_wait(stack, ids["chain"])
+        ratios.append(chain / singles)
+        print(f"  round {index + 1}: 10-node chain {chain:.2f} s, 10 single launches {singles:.2f} s, "
+              f"ratio {chain / singles:.3f}", flush=True)
+    print(f"overhead per node: median ratio {statistics.median(ratios):.3f} (goal <= 1.15)")
+
+
+def fan_out(stack: RunningStack, ids: dict[str, int], rounds: int) -> None:
+    walls = []
+    for index in range(rounds):
+        wall, job = run_and_wait(stack, ids["fanout"])
+        view = stack.http("GET", f"/api/job/job/{job['id']}/workflow/").json()
+        ran = [n for n in view["nodes"] if n["job"] and n["state"] == "successful"]
+        if len(ran) != 8:
+            raise SystemExit(f"fan-out ran {len(ran)} nodes, not 8")
+        walls.append(wall)
+        print(f"  round {index + 1}: 8 x sleep 5 in {wall:.2f} s, ratio {wall / 5:.3f}", flush=True)
+    print(f"fan-out: median wall {statistics.median(walls):.2f} s, ratio to 5 s {statistics.median(walls) / 5:.3f} (goal <= 1.6)")
+
+
+def compile_size() -> None:
+    rng = random.Random(50)
+    nodes = [{"id": 1, "name": "Start", "is_start_node": 1, "type": ""}]
+    nodes += [{"id": i, "name": f"step {i}", "type": "job"} for i in range(2, 51)]
+    pairs = {(rng.randrange(1, i), i) for i in range(2, 51)} | {tuple(sorted(rng.sample(range(2, 51), 2))) for _ in range(40)}
+    lines = [{"id": k, "node": a, "next_node": b, "result": rng.choice(["successful", "failed", "any"])}
+             for k, (a, b) in enumerate(sorted(pairs), 1)]
+    graph = Graph.from_records(nodes, lines)
+    start = time.perf_counter()
+    repeats = 50
+    for _ in range(repeats):
+        definition = compile_graph(Graph.from_records(nodes, lines), "https://sqs.example/queue")
+    elapsed = (time.perf_counter() - start) / repeats
+    print(f"50-node random DAG ({len(lines)} lines, {len(graph.levels())} levels): {count_states(definition)} states, "
+          f"{len(json.dumps(definition)) / 1024:.1f} KiB of ASL, compiled in {elapsed * 1000:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    compile_size()
+    tmp = Path(tempfile.mkdtemp(prefix="opsgrat-bench-wf-"))
+    repo = make_repo(tmp / "repo", {"ping.yml": PING, "sleep.yml": SLEEP})
+    stack = RunningStack(tmp / "home", env={"OPSGRAT_LOCAL_CAPACITY": "8"}).start()
+    try:
+        ids = setup(stack, repo)
+        overhead(stack, ids, args.rounds)
+        fan_out(stack, ids, args.rounds)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
