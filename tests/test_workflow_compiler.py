@@ -49,6 +49,15 @@ def test_nodes_sharing_a_name_get_their_id_appended():
     assert state_names(g) == {1: "deploy #1", 2: "deploy #2", 3: "other"}
 
 
+def test_the_compiler_s_own_states_never_take_a_node_s_name():
+    g = graph({1: {"name": "Start", "is_start_node": 1, "type": ""}, 2: {"name": "Finish workflow"},
+               3: {"name": "Level 2: 2 in parallel"}}, [(1, 2, "any"), (1, 3, "any")])
+    states = compile_graph(g, QUEUE)["States"]
+    level = states["Level 2: 2 in parallel (2)"]
+    assert [b["StartAt"] for b in level["Branches"]] == ["Finish workflow", "Level 2: 2 in parallel"]
+    assert level["Next"] == "Finish workflow (2)" and "Finish workflow (2)" in states
+
+
 def test_a_level_of_several_nodes_is_one_parallel_state_after_all_their_parents():
     g = graph({1: {"is_start_node": 1, "type": ""}, 2: {}, 3: {}, 4: {}}, [(1, 2, "any"), (2, 3, "any"), (1, 4, "any"), (3, 4, "any")])
     assert g.levels() == [[1], [2], [3], [4]], "a node runs after its deepest parent"

@@ -129,6 +129,11 @@ def states(nodes: dict) -> dict:
     return {name: n["state"] for name, n in nodes.items()}
 
 
+def reasons(nodes: dict) -> dict:
+    """For failure messages: each node's state and why."""
+    return {name: (n["state"], n["reason"]) for name, n in nodes.items()}
+
+
 def moment(text: str) -> float:
     return datetime.datetime.fromisoformat(text).timestamp()
 
@@ -137,8 +142,8 @@ def test_a_chain_runs_its_nodes_one_after_another(stack, templates):
     wf = Builder(stack).node("a", templates["ok"]).node("b", templates["ok"]).node("c", templates["ok"])
     wf.line("start", "a").line("a", "b").line("b", "c")
     job, nodes = wait(stack, wf.run())
-    assert job["state"] == "successful" and job["kind"] == "workflow"
-    assert states(nodes) == {"start": "successful", "a": "successful", "b": "successful", "c": "successful"}
+    assert job["state"] == "successful" and job["kind"] == "workflow", (job["reason"], nodes)
+    assert states(nodes) == {"Start": "successful", "a": "successful", "b": "successful", "c": "successful"}
     assert moment(nodes["a"]["finished"]) <= moment(nodes["b"]["started"]) <= moment(nodes["c"]["started"])
     child = stack.http("GET", f"/api/job/job/{nodes['b']['job']}/").json()
     assert (child["job"], child["node"], child["template"]) == (job["id"], wf.nodes["b"], templates["ok"])
@@ -168,7 +173,7 @@ def test_a_failure_takes_the_failure_line_and_skips_the_success_line(stack, temp
     wf = Builder(stack).node("deploy", templates["fail"]).node("rollback", templates["ok"]).node("announce", templates["ok"])
     wf.line("start", "deploy").line("deploy", "rollback", "failed").line("deploy", "announce", "successful")
     job, nodes = wait(stack, wf.run())
-    assert states(nodes) == {"start": "successful", "deploy": "failed", "rollback": "successful", "announce": "skipped"}
+    assert states(nodes) == {"Start": "successful", "deploy": "failed", "rollback": "successful", "announce": "skipped"}
     assert nodes["announce"]["job"] is None
     assert job["state"] == "successful", "a failure with a failure path is handled"
     view = stack.http("GET", f"/api/job/job/{job['id']}/workflow/").json()
@@ -234,7 +239,7 @@ def test_a_nested_workflow_runs_as_a_child_workflow_job(stack, templates):
     outer.line("start", "nested").line("nested", "after")
     job, nodes = wait(stack, outer.run())
     assert job["state"] == "successful"
-    assert states(nodes) == {"start": "successful", "nested": "successful", "after": "successful"}
+    assert states(nodes) == {"Start": "successful", "nested": "successful", "after": "successful"}
     child = stack.http("GET", f"/api/job/job/{nodes['nested']['job']}/").json()
     assert (child["kind"], child["job"], child["template"]) == ("workflow", job["id"], inner.id)
     inner_view = stack.http("GET", f"/api/job/job/{child['id']}/workflow/").json()
@@ -270,7 +275,7 @@ def test_an_approved_approval_lets_the_workflow_go_on(stack, templates):
     r = stack.http("POST", f"/api/job/job/{job['id']}/approve/", json={})
     assert r.status_code == 200, r.text
     final, nodes = wait(stack, job)
-    assert states(nodes) == {"start": "successful", "gate": "successful", "ship": "successful"}
+    assert states(nodes) == {"Start": "successful", "gate": "successful", "ship": "successful"}
     assert final["state"] == "successful" and final["pending_approvals"] == []
 
 
@@ -295,7 +300,7 @@ def test_a_run_can_start_at_a_chosen_node(stack, templates):
     wf = Builder(stack).node("a", templates["ok"]).node("b", templates["ok"]).node("c", templates["ok"])
     wf.line("start", "a").line("a", "b").line("b", "c")
     job, nodes = wait(stack, wf.run(node=wf.nodes["b"]))
-    assert states(nodes) == {"start": "skipped", "a": "skipped", "b": "successful", "c": "successful"}
+    assert states(nodes) == {"Start": "skipped", "a": "skipped", "b": "successful", "c": "successful"}, reasons(nodes)
     assert job["state"] == "successful"
 
 
@@ -336,7 +341,7 @@ def test_relaunch_from_a_node_reruns_that_node_and_what_follows(stack, templates
     assert r.status_code == 201, r.text
     second, after = wait(stack, r.json())
     assert after["first"]["reused"] and not after["fragile"]["reused"]
-    assert states(after) == {"start": "successful", "first": "successful", "fragile": "successful", "last": "successful"}
+    assert states(after) == {"Start": "successful", "first": "successful", "fragile": "successful", "last": "successful"}
 
 
 def _child_when_running(stack, job: dict, name: str, timeout: float = 60) -> int:
@@ -386,7 +391,7 @@ def test_a_run_follows_its_snapshot_when_the_graph_is_edited(stack, templates):
     wf.node("added", templates["ok"]).line("start", "added")
     final, nodes = wait(stack, job)
     assert final["state"] == "successful"
-    assert states(nodes) == {"start": "successful", "slow": "successful", "next": "successful"}
+    assert states(nodes) == {"Start": "successful", "slow": "successful", "next": "successful"}
 
 
 def test_a_user_without_execute_on_a_bound_template_cannot_run_its_node(stack, templates):

@@ -44,11 +44,23 @@ def state_names(graph: Graph) -> dict[int, str]:
     return {i: (n if counts[n] == 1 else f"{n[:MAX_STATE_NAME - 12]} #{i}") for i, n in out.items()}
 
 
+def _free(name: str, taken: set[str]) -> str:
+    """`name`, or `name (2)`, `name (3)`...: the compiler's own states never take a node's name."""
+    candidate, n = name[:MAX_STATE_NAME], 1
+    while candidate in taken:
+        n += 1
+        suffix = f" ({n})"
+        candidate = name[:MAX_STATE_NAME - len(suffix)] + suffix
+    taken.add(candidate)
+    return candidate
+
+
 def _message(node_id: int, **extra) -> dict:
     return {"workflow_job.$": "$.workflow_job", "node": node_id, "task_token.$": "$$.Task.Token", **extra}
 
 
-def _node_states(graph: Graph, node_id: int, name: str, queue_url: str, after: str | None) -> dict[str, dict]:
+def _node_states(graph: Graph, node_id: int, name: str, queue_url: str, after: str | None,
+                 taken: set[str]) -> dict[str, dict]:
     """The states of one node, the first named `name`; `after` is where they go next (None: End)."""
     node = graph.nodes[node_id]
     nxt = {"Next": after} if after else {"End": True}
@@ -61,7 +73,7 @@ def _node_states(graph: Graph, node_id: int, name: str, queue_url: str, after: s
     states = {name: task}
     timeout = int(node.get("timeout") or 0)
     if node.get("type") == NodeType.APPROVAL and timeout > 0:
-        expired = f"{name[:MAX_STATE_NAME - 11]} timed out"
+        expired = _free(f"{name[:MAX_STATE_NAME - 16]} timed out", taken)
         task["TimeoutSeconds"] = timeout
         task["Catch"] = [{"ErrorEquals": ["States.Timeout", "States.HeartbeatTimeout"], "ResultPath": None, "Next": expired}]
         states[expired] = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
@@ -74,36 +86,38 @@ def _node_states(graph: Graph, node_id: int, name: str, queue_url: str, after: s
 def compile_graph(graph: Graph, queue_url: str, comment: str = "") -> dict:
     """The state machine definition of `graph` (a dict; `json.dumps` it to deploy)."""
     names = state_names(graph)
+    taken = set(names.values())
+    finish = _free(FINISH, taken)
     levels = graph.levels()
     level_names = []
     for index, level in enumerate(levels):
         if len(level) == 1:
             level_names.append(names[level[0]])
         else:
-            level_names.append(f"Level {index + 1}: {len(level)} in parallel"[:MAX_STATE_NAME])
+            level_names.append(_free(f"Level {index + 1}: {len(level)} in parallel", taken))
     states: dict[str, dict] = {}
-    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FINISH}]
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": finish}]
     for index, level in enumerate(levels):
-        after = level_names[index + 1] if index + 1 < len(levels) else FINISH
+        after = level_names[index + 1] if index + 1 < len(levels) else finish
         if len(level) == 1:
-            node_states = _node_states(graph, level[0], names[level[0]], queue_url, after)
+            node_states = _node_states(graph, level[0], names[level[0]], queue_url, after, taken)
             first = node_states[names[level[0]]]
             if first["Type"] == "Task":
                 first.setdefault("Catch", []).extend(catch)
             states.update(node_states)
             continue
-        branches = [{"StartAt": names[node_id], "States": _node_states(graph, node_id, names[node_id], queue_url, None)}
+        branches = [{"StartAt": names[node_id], "States": _node_states(graph, node_id, names[node_id], queue_url, None, taken)}
                     for node_id in level]
         states[level_names[index]] = {"Type": "Parallel", "Branches": branches, "ResultPath": None,
                                       "Comment": "Nodes whose parents are all in earlier levels.",
                                       "Next": after, "Catch": catch}
-    states[FINISH] = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+    states[finish] = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
                       "Comment": "Tell the workflow queue the run is over: it decides the workflow job's final state.",
                       "Parameters": {"QueueUrl": queue_url,
                                      "MessageBody": {"workflow_job.$": "$.workflow_job", "done": True}},
                       "End": True}
     return {"Comment": comment or "An OpsGrat workflow: one state per node, level by level.",
-            "StartAt": level_names[0] if levels else FINISH, "States": states}
+            "StartAt": level_names[0] if levels else finish, "States": states}
 
 
 def count_states(definition: dict) -> int:

@@ -53,7 +53,7 @@ class NodeState(enum.StrEnum):
 
 
 FAILED_STATES = (JobState.FAILED, JobState.CANCELED)
-START_NODE = Int("node", description="Start the run at this node.")
+START_NODE = Int("node", default=None, minimum=1, description="Start the run at this node.")
 
 
 # ---------------------------------------------------------------- launching a workflow
@@ -77,13 +77,13 @@ def launch_workflow(principal: rbac.Principal, template: dict, payload: dict, pa
     if "inventory" in payload:
         attached_by.pop("inventory", None)  # the template's editor vouched for its own inventory only
     own = any(payload.get(name) not in (None, "") for name in WORKFLOW_OVERRIDES)
-    return start_workflow(principal, template, graph, fields, attached_by, vouch=not own,
+    return start_workflow(principal, template, graph, fields, attached_by, vouch=not own, current=True,
                           force=start if start not in (None, graph.start()) else None, parent=parent)
 
 
 def start_workflow(principal: rbac.Principal, template: dict, graph: Graph, fields: dict, attached_by: dict,
-                   vouch: bool, force: int | None = None, reuse: dict | None = None, parent: dict | None = None,
-                   extra: dict | None = None) -> dict:
+                   vouch: bool, current: bool = False, force: int | None = None, reuse: dict | None = None,
+                   parent: dict | None = None, extra: dict | None = None) -> dict:
     """Store and start one workflow job running `graph` (launch's door, with the workflow's machine)."""
     if graph.start() is None:
         raise ValidationError("id", f"workflow {template['id']} has no start node")
@@ -96,7 +96,7 @@ def start_workflow(principal: rbac.Principal, template: dict, graph: Graph, fiel
         data.update(job=parent["job"], node=parent["node"], node_token=parent["node_token"])
     request = launch.JobRequest(JobKind.WORKFLOW, data, template=template, attached_by=attached_by,
                                 vouch=vouch,
-                                state_machine=machines.machine_for(template, graph),
+                                state_machine=machines.machine_for(template, graph, current),
                                 job_id=(parent or {}).get("job_id"))
     return launch.launch(principal, request)
 
@@ -302,7 +302,7 @@ def _launch_child(principal: rbac.Principal, wf: dict, graph: Graph, node: dict,
                 "limit": payload.get("limit", template.get("limit") or ""),
                 "variables": launch.merge_variables(template.get("variables", ""), payload["variables"] or None)}
         return start_workflow(principal, template, child_graph, base, dict(template.get("attached_by") or {}),
-                              vouch=vouch, parent={**link, "depth": int(wf.get("depth") or 0) + 1, "job_id": child_id})
+                              vouch=vouch, current=True, parent={**link, "depth": int(wf.get("depth") or 0) + 1, "job_id": child_id})
     raise ValidationError("type", f"unknown node type {node_type!r}")
 
 

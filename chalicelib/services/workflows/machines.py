@@ -14,12 +14,16 @@ import json
 import re
 import time
 
+from aws_lambda_powertools import Logger
+
 from chalicelib import aws, config
 from chalicelib.services import store
 from chalicelib.services.errors import Conflict
 from chalicelib.services.resources import get
 from chalicelib.services.workflows.compiler import compile_graph, count_states
 from chalicelib.services.workflows.graph import Graph
+
+logger = Logger(service="opsgrat-workflow")
 
 #: Step Functions' limit on a state machine's name
 MAX_NAME = 80
@@ -120,17 +124,28 @@ def deploy(template: dict, graph: Graph | None = None) -> dict:
 
 
 def graph_changed(template_id: int) -> None:
-    """The template's nodes or lines (or its name) changed: redeploy when the compiled shape moved."""
+    """The template's nodes or lines (or its name) changed: redeploy when the compiled shape moved.
+
+    Best effort: the edit is stored already, and a launch deploys what it runs anyway
+    (`machine_for`), so a failed deploy (throttling, say) only costs the next launch the time."""
     template = store.get("template", template_id)
-    if template is not None and template.get("template_type") == "workflow":
+    if template is None or template.get("template_type") != "workflow":
+        return
+    try:
         deploy(template)
+    except Exception:  # noqa: BLE001 - see above
+        logger.exception("workflow machine not deployed", extra={"template": template_id})
 
 
-def machine_for(template: dict, graph: Graph) -> str:
-    """The ARN of a machine compiled from `graph` (a job's snapshot) for this template."""
-    deployed = deploy(template) if template.get("state_machine") is None else template["state_machine"]
+def machine_for(template: dict, graph: Graph, current: bool) -> str:
+    """The ARN of a machine compiled from `graph` for this template: its own machine when `graph`
+    is the template's graph as stored now (`current`) or as last deployed, else a machine of
+    that snapshot's own (a relaunch of a run from before an edit)."""
+    if current:
+        return deploy(template, graph)["arn"]
     digest = graph.digest()
-    if deployed.get("digest") == digest:
+    deployed = template.get("state_machine") or {}
+    if deployed.get("digest") == digest and deployed.get("name") == machine_name(template):
         return deployed["arn"]
     name = machine_name(template, digest)
     arn = _deploy(name, None, definition(template, graph))
