@@ -260,3 +260,23 @@ def test_every_get_answers_what_the_document_says(document, api, seeded):
         if "get" in item and path != "/api/openapi.json":
             statuses.append(_check_against_document(document, api, path.replace("{id}", "1")))
     assert statuses.count(200) > 40
+
+
+def test_workflow_graph_answers_match_the_document(document, api):
+    """Nodes, lines and the graph view, with a workflow as template 1 (its start node is node 1)."""
+    r = api.post("/api/template/template/", {"name": "flow", "template_type": "workflow"})
+    assert r.status_code == 201 and r.data["id"] == 1
+    approval = api.post("/api/template/workflow/node/", {"name": "ok?", "template": 1, "type": "approval", "timeout": 60})
+    assert approval.status_code == 201, approval.body
+    assert api.post("/api/template/workflow/line/", {"node": 1, "next_node": approval.data["id"], "result": "any"}).status_code == 201
+    for path in ("/api/template/template/1/", "/api/template/template/1/workflow/", "/api/template/workflow/node/",
+                 "/api/template/workflow/node/1/", "/api/template/workflow/line/", "/api/template/workflow/line/1/"):
+        assert _check_against_document(document, api, path) == 200, path
+
+
+def test_a_multi_select_is_a_list_in_responses_and_a_code_list_or_comma_string_in_requests(document):
+    schemas = _schemas(document)
+    assert schemas["WorkflowLine"]["properties"]["result"]["type"] == "array"
+    accepted = schemas["WorkflowLineInput"]["properties"]["result"]["oneOf"]
+    assert [choice["type"] for choice in accepted] == ["string", "array"]
+    assert set(accepted[1]["items"]["enum"]) == {"successful", "failed", "any"}

@@ -140,6 +140,8 @@ class Route:
     #: also needed: this level on the record of that family in the lineage (relaunch: execute on the template)
     also: tuple[str, str] | None = None
     body: Callable[[dict], dict] | None = None
+    #: the sample variant of the route's record (the graph of a template: a workflow template)
+    variant: str | None = None
 
     @property
     def label(self) -> str:
@@ -162,6 +164,7 @@ class Custom:
     ok: int
     also: tuple[str, str] | None = None
     body: Callable[[dict], dict] | None = None
+    variant: str | None = None
 
 
 #: (path, method) -> the family whose record the route acts on (its {id}) and what it needs
@@ -173,6 +176,7 @@ CUSTOM_ROUTES = {
     ("/api/template/template/run", "GET"): Custom("template", "run", "list", 200),
     ("/api/template/template/run", "POST"): Custom("template", "run", "execute", 201, body=lambda rec: {"id": rec["id"]}),
     ("/api/template/template/run/{id}", "GET"): Custom("template", "run-item", "read", 200),
+    ("/api/template/template/{id}/workflow", "GET"): Custom("template", "workflow", "read", 200, variant="workflow"),
     ("/api/job/job/{id}/cancel", "POST"): Custom("job", "cancel", "write", 202),
     ("/api/job/job/{id}/relaunch", "POST"): Custom("job", "relaunch", "read", 201, also=("template", "execute"),
                                                    body=lambda rec: {"hosts": "all"}),
@@ -190,7 +194,7 @@ def matrix_routes() -> list[Route]:
                 need, ok = GENERIC[(doc.kind, method)]
                 routes.append(Route(doc.resource.family, doc.kind, method, doc.path, need, ok))
     for (path, method), c in CUSTOM_ROUTES.items():
-        routes.append(Route(c.family, c.label, method, path, c.need, c.ok, c.also, c.body))
+        routes.append(Route(c.family, c.label, method, path, c.need, c.ok, c.also, c.body, c.variant))
     return routes
 
 
@@ -249,6 +253,8 @@ def _inventory(world, parent, by, variant):
 
 
 def _template(world, parent, by, variant):
+    if variant == "workflow":
+        return {"name": unique("flow"), "template_type": "workflow"}
     return {"name": unique("tpl"), "project": world.scaffold("project", by)["id"],
             "inventory": world.scaffold("inventory", by)["id"], "playbook": "site.yml"}
 
@@ -286,13 +292,30 @@ def _host_source(world, parent, by, variant):
     return {**base, "source_type": "script", "source_script": "#!/bin/sh\necho '{}'\n"}
 
 
+def _workflow_node(world, parent, by, variant):
+    base = {"name": unique("node"), "template": parent["id"]}
+    if variant == "job":
+        return {**base, "type": "job", "bind_template": world.scaffold("template", by)["id"]}
+    if variant == "project_sync":
+        return {**base, "type": "project_sync", "project": world.scaffold("project", by)["id"]}
+    return base
+
+
+def _workflow_line(world, parent, by, variant):
+    return {"node": world.create("workflow_node", parent)["id"], "next_node": world.create("workflow_node", parent)["id"],
+            "result": "successful"}
+
+
 #: payloads of a valid new record, for families whose rules a generic payload would break;
 #: other families (grants, and new simple ones) get `generic_payload`
 SAMPLES = {
     "credential": _credential, "project": _project, "inventory": _inventory, "template": _template,
     "job": _job, "host": _host, "group": _group, "group_children": _group_children,
-    "group_host": _group_host, "host_source": _host_source,
+    "group_host": _group_host, "host_source": _host_source, "workflow_node": _workflow_node,
+    "workflow_line": _workflow_line,
 }
+#: family -> the sample variant its parent must be (a workflow's graph hangs off a workflow template)
+PARENT_VARIANTS = {"workflow_node": "workflow", "workflow_line": "workflow"}
 
 
 def generic_payload(world, resource: Resource, parent, by) -> dict:
@@ -410,7 +433,7 @@ class World:
         key = (family, by.name, variant)
         if key not in self._scaffold:
             parent_family = get(family).access.parent_family if get(family).access.kind == "parent" else ""
-            parent = self.scaffold(parent_family, by) if parent_family else None
+            parent = self.scaffold(parent_family, by, PARENT_VARIANTS.get(family)) if parent_family else None
             self._scaffold[key] = self.create(family, parent, by, variant)
         return self._scaffold[key]
 
@@ -479,11 +502,13 @@ def build(world: World, route: Route, s: Situation) -> Scene:
     route's record; a create stops above it, and a protected family's create needs nothing."""
     actor = world.actor(s)
     creating = route.need == "create"
-    chain = lineage(route.family)[:-1] if creating else lineage(route.family)
+    full = lineage(route.family)
+    chain = full[:-1] if creating else full
     parent, grant, payload = None, None, None
     for depth, family in enumerate(chain):
         by = actor if s.launcher and read_via(family) else world.owner
-        payload = world.payload(family, parent, by)
+        variant = PARENT_VARIANTS.get(full[depth + 1]) if depth + 1 < len(full) else route.variant
+        payload = world.payload(family, parent, by, variant)
         parent = world.create(family, parent, by, payload=payload)
         if depth == 0:
             grant = world.give(s, family, parent)
@@ -620,6 +645,8 @@ ATTACH_VARIANTS = {
     ("job", "project"): ("playbook", None),
     ("host_source", "credential"): ("aws_ec2", "aws"),
     ("host_source", "project"): ("file", None),
+    ("workflow_node", "bind_template"): ("job", None),
+    ("workflow_node", "project"): ("project_sync", None),
 }
 
 
@@ -656,7 +683,7 @@ def test_attach(worlds, point: Attach, situation: Situation):
     if grant is not None and situation.revoked:
         world.revoke(grant)
     access = point.resource.access
-    parent = world.scaffold(access.parent_family, actor) if access.kind == "parent" else None
+    parent = world.scaffold(access.parent_family, actor, PARENT_VARIANTS.get(family)) if access.kind == "parent" else None
     payload = world.payload(family, parent, actor, referrer_variant)
     if point.method == "POST":
         before = store.count(family), store.count("job")

@@ -57,7 +57,7 @@ def _record_schema(resource: Resource) -> dict:
 def _input_schema(resource: Resource, partial: bool) -> dict:
     props = {}
     for f in resource.writable:
-        props[f.name] = f.openapi()
+        props[f.name] = f.openapi(request=True)
     out: dict = {"type": "object", "properties": props}
     required = [f.name for f in resource.writable if f.required]
     if required and not partial:

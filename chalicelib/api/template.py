@@ -1,4 +1,5 @@
-"""`/api/template/...`: job templates, their permissions, and running them."""
+"""`/api/template/...`: job and workflow templates, their permissions, workflow graphs (nodes and
+lines), and running templates."""
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -6,13 +7,16 @@ from chalice import Blueprint
 from chalicelib.api.http import endpoint, parse_body
 from chalicelib.api.openapi import list_params, page_of, ref
 from chalicelib.api.resources import expose, list_view, retrieve_view
-from chalicelib.services import crud, launch
+from chalicelib.services import crud, launch, rbac
 from chalicelib.services.catalog import job as job_catalog
-from chalicelib.services.catalog import template
+from chalicelib.services.catalog import template, workflow
+from chalicelib.services.errors import ValidationError
+from chalicelib.services.workflows import machines
+from chalicelib.services.workflows.graph import Graph
 
 bp = Blueprint(__name__)
 
-for _resource in (template.TEMPLATES, template.TEMPLATE_USERS, template.TEMPLATE_TEAMS):
+for _resource in (template.TEMPLATES, template.TEMPLATE_USERS, template.TEMPLATE_TEAMS, workflow.NODES, workflow.LINES):
     expose(bp, _resource)
 
 
@@ -35,3 +39,30 @@ endpoint(bp, "/api/template/template/run", {"GET": list_view(template.TEMPLATES)
 endpoint(bp, "/api/template/template/run/{id}", {"GET": retrieve_view(template.TEMPLATES)}, tag="template",
          docs={"GET": {"summary": "One template (same as /api/template/template/{id}/)",
                        "response": ref(template.TEMPLATES)}})
+
+
+def _workflow(request, principal, id):
+    """A workflow's whole graph in one answer: what a canvas draws, and how it runs (levels)."""
+    tpl = crud.load(template.TEMPLATES, id)
+    rbac.require(principal, template.TEMPLATES, tpl, "read")
+    if tpl.get("template_type") != "workflow":
+        raise ValidationError("template_type", f'template {tpl["id"]} "{tpl.get("name")}" is a job template; only workflows have a graph')
+    nodes, lines = workflow.graph_records(tpl["id"])
+    return {"template": tpl["id"], "name": tpl.get("name"),
+            "nodes": crud.serialize_many(workflow.NODES, nodes), "lines": crud.serialize_many(workflow.LINES, lines),
+            "levels": Graph.from_records(nodes, lines).levels(), "state_machine": machines.describe(tpl)}, 200
+
+
+_GRAPH = {"type": "object", "required": ["template", "name", "nodes", "lines", "levels", "state_machine"], "properties": {
+    "template": {"type": "integer", "description": "The workflow template's id."},
+    "name": {"type": "string"},
+    "nodes": {"type": "array", "items": ref(workflow.NODES)},
+    "lines": {"type": "array", "items": ref(workflow.LINES)},
+    "levels": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}},
+               "description": "Node ids by longest path from a root: every node comes after all its parents."},
+    "state_machine": {"type": "object", "description": "The graph as compiled: name, arn, digest, definition, states "
+                                                       "(empty until it is deployed)."}}}
+
+endpoint(bp, "/api/template/template/{id}/workflow", {"GET": _workflow}, tag="template",
+         docs={"GET": {"summary": "A workflow template's graph: nodes, lines, levels and its state machine "
+                                  "(400 for a job template)", "response": _GRAPH}})

@@ -6,7 +6,8 @@
      `also_deletes`, leads to, recursively, each once;
   3. checks every on_delete="protect" rule of every record in the closure. A referrer outside the
      closure refuses the whole delete (400 naming both records); a referrer that the plan deletes
-     too does not, as nothing would be left pointing at a deleted record.
+     too does not, as nothing would be left pointing at a deleted record. A family's own
+     `check_delete` rule is asked about each of its records in the closure the same way.
 
 `execute` writes the plan, only ever after every rule passed for every record in it. What is
 atomic: one DynamoDB transaction, which holds at most 100 actions (each record with its
@@ -129,6 +130,10 @@ def _closure(roots: Sequence[tuple[Resource, dict]]) -> tuple[list[tuple[Resourc
 def _check_protections(order: list[tuple[Resource, dict]], deleted_with: dict[Key, Key],
                        field_name: str | None) -> None:
     for resource, rec in order:
+        if resource.check_delete is not None:
+            reason = resource.check_delete(rec, deleted_with)
+            if reason:
+                raise ValidationError(field_name, reason)
         for child, ref in referrers(resource.family):
             if ref.on_delete != "protect":
                 continue

@@ -75,14 +75,20 @@ class Field:
     def schema(self) -> dict:
         return {}
 
+    def input_schema(self) -> dict:
+        """What a request may send, for the few fields that accept more spellings than responses
+        show (`Choices`: one code, a list or a comma string in, always a list out)."""
+        return self.schema()
+
     def fail(self, message: str) -> ValidationError:
         return ValidationError(self.name, message)
 
-    def openapi(self) -> dict:
-        """The field's schema, as true of responses as of requests: a field whose default is
-        None can be null; a secret is shown as a marker string; only what a response never holds
-        (`hidden`, password hashes) is writeOnly."""
-        out = dict(self.schema())
+    def openapi(self, request: bool = False) -> dict:
+        """The field's schema, as true of responses as of requests (`request`: the input
+        schema, where it differs): a field whose default is None can be null; a secret is shown
+        as a marker string; only what a response never holds (`hidden`, password hashes) is
+        writeOnly."""
+        out = dict(self.input_schema() if request else self.schema())
         if self.default is None:
             out = nullable(out)
         description = self.description
@@ -320,6 +326,51 @@ class JsonValue(Field):
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         names = [{list: "array", dict: "object"}.get(k, "string") for k in kinds]
         return {"type": names + ["null"]}
+
+
+@dataclass
+class Choices(Field):
+    """A multi-select: a set of codes out of `choices` (a workflow line's results). Accepted as
+    one code ("failed"), a list (["successful", "failed"]) or a comma-separated string
+    ("successful,failed", what a form or an older single-select client sends); stored and shown
+    as a sorted list without repeats, so that equal selections compare equal."""
+
+    choices: Sequence[str] = ()
+    default: Any = ()
+
+    def parse(self, value: Any) -> Any:
+        if value is None or value == "" or value == []:
+            if self.required:
+                raise self.fail("This field is required.")
+            return sorted(self.default)
+        if isinstance(value, str):
+            codes = [code.strip() for code in value.split(",")]
+        elif isinstance(value, list):
+            codes = value
+        else:
+            raise self.fail("Expected a code, a list of codes or comma-separated codes.")
+        out: set[str] = set()
+        for code in codes:
+            if not isinstance(code, str):
+                raise self.fail("Expected a code, a list of codes or comma-separated codes.")
+            if code not in self.choices:
+                if limits.has_surrogate(code):
+                    raise self.fail("contains a lone surrogate (e.g. \\ud800), which is not valid Unicode")
+                shown = code if len(code) <= 64 else code[:64] + "…"
+                raise self.fail(f'"{shown}" is not a valid choice ({", ".join(self.choices)}).')
+            out.add(code)
+        return sorted(out)
+
+    def schema(self) -> dict:
+        return {"type": "array", "items": {"type": "string", "enum": list(self.choices)}, "uniqueItems": True}
+
+    def input_schema(self) -> dict:
+        one = "|".join(re.escape(code) for code in self.choices)
+        return {"oneOf": [
+            {"type": "string", "pattern": rf"^\s*(?:{one})\s*(?:,\s*(?:{one})\s*)*$",
+             "description": "One code, or several separated by commas."},
+            {"type": "array", "items": {"type": "string", "enum": list(self.choices)}, "minItems": 1},
+        ]}
 
 
 @dataclass

@@ -8,7 +8,7 @@ is one declaration (`register(Resource(...))`) plus one `expose` call in its are
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -109,6 +109,15 @@ class AlsoDeletes(Protocol):
     def __call__(self, rec: dict, rows: IndexRows) -> Iterable[tuple["Resource", dict]]: ...
 
 
+class CheckDelete(Protocol):
+    """A rule no protect field can express, checked for every record a delete plan would remove:
+    the reason to refuse deleting `rec`, or None. `deleting` holds the (family, id) of every
+    record of the plan, so a rule can allow what the same delete makes moot (a workflow's start
+    node goes with its workflow, never alone)."""
+
+    def __call__(self, rec: dict, deleting: Container[tuple[str, int]]) -> str | None: ...
+
+
 @dataclass
 class Resource:
     family: str
@@ -131,6 +140,8 @@ class Resource:
     after_delete: AfterDelete | None = None
     #: dependants deleted with a record that no indexed cascade field finds (see AlsoDeletes)
     also_deletes: AlsoDeletes | None = None
+    #: refuses deleting a record for a reason of its own (see CheckDelete)
+    check_delete: CheckDelete | None = None
     #: at most one record (job settings)
     singleton: bool = False
     #: clients only list and read it (no POST/PUT/PATCH/DELETE routes; `crud.create` refuses):

@@ -1,4 +1,5 @@
-"""Job templates (spec §4.1), their grants (§4.4, §4.5) and the run options they share with jobs.
+"""Job and workflow templates (spec §4.1), their grants (§4.4, §4.5) and the run options they share
+with jobs (and workflow nodes, which override them).
 
 Launching needs `execute` on the template; attaching an inventory, project or credential needs
 `execute` ("use") on it."""
@@ -99,31 +100,66 @@ def check_playbook(data: dict, field_name: str = "playbook") -> None:
                                           f'(known: {", ".join(known[:20])})')
 
 
+TEMPLATE_TYPES = ("job", "workflow")
+#: what a job template runs and a workflow template leaves to its nodes' bound templates
+WORKFLOW_UNUSED = ("project", "playbook", "credential", "vault_credential")
+
+
 def _validate(change) -> None:
     data = change.data
-    if data.get("template_type", "job") == "job":
-        for name in ("project", "playbook"):
-            if not data.get(name):
-                raise ValidationError(name, "This field is required for a job template.")
+    kind = data.get("template_type") or "job"
+    before = (change.existing or {}).get("template_type") or "job"
+    if change.existing is not None and kind != before:
+        # a workflow's nodes and lines, or the jobs of a job template, mean nothing to the other kind
+        raise ValidationError("template_type", f"cannot change from {before} to {kind}; create a new template instead")
+    if kind == "workflow":
+        for name in WORKFLOW_UNUSED:
+            if data.get(name) not in (None, ""):
+                raise ValidationError(name, "not used by workflow templates: their nodes bind the templates that run")
+        return
+    for name in ("project", "playbook"):
+        if not data.get(name):
+            raise ValidationError(name, "This field is required for a job template.")
     check_playbook(data)
+
+
+def _after_save(principal, rec: dict, previous: dict | None) -> None:
+    """A new workflow starts with its start node, as the UI always drew it (spec §4.8)."""
+    if previous is None and rec.get("template_type") == "workflow":
+        from chalicelib.services.catalog import workflow  # it declares the nodes, and imports this module
+
+        workflow.create_start_node(rec)
+
+
+def _bindings(rec: dict) -> dict[str, Any]:
+    """Which workflows bind this template in a node (spec §4.1 `bind_templates`), so that a UI can
+    say why deleting it is refused before trying."""
+    from chalicelib.services.catalog import workflow
+
+    ids = workflow.binding_workflows(rec["id"])
+    return {"bind_templates": ids, "is_bind_templates": YES_NO[1 if ids else 0]}
 
 
 TEMPLATES = register(Resource(
     family="template", path="/api/template/template", title="Templates",
-    description="Job templates: what to run (project + playbook), where (inventory) and as whom (credential).",
+    description="Job templates (template_type job) run a playbook of a project against an inventory as a credential; "
+                "workflow templates (template_type workflow) run a graph of nodes (/api/template/workflow/node/) "
+                "joined by lines (/api/template/workflow/line/), shown whole by GET /api/template/template/{id}/workflow/. "
+                "A workflow's inventory, limit and variables apply to every node.",
     access=Access.protected(),
     fields=[
         Str("name", required=True, blank=False, max_length=512, description="Template name."),
         Str("description", max_length=1024, description="Description."),
-        Str("template_type", default="job", choices=("job",), blank=False, description="job."),
+        Str("template_type", default="job", choices=TEMPLATE_TYPES, blank=False,
+            description="job or workflow; cannot change after creation."),
         *run_fields(),
         Int("cuser", read_only=True, default=None, description="Creator's user id."),
     ],
     labels=run_labels(),
-    extra=lambda rec: {"bind_templates": [], "is_bind_templates": "No"},
+    extra=_bindings,
     extra_fields=("bind_templates", "is_bind_templates"),
     search=("name", "description"), filters=("name", "template_type", "project", "inventory"),
-    ordering=("name",), unique=(("name",),), validate=_validate,
+    ordering=("name",), unique=(("name",),), validate=_validate, after_save=_after_save,
 ))
 
 TEMPLATE_USERS, TEMPLATE_TEAMS = protect(TEMPLATES, "/api/template/template/permission/users",
