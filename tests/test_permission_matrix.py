@@ -35,7 +35,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.api.http import ROUTES
-from chalicelib.services import auth, crud, launch, rbac, store
+from chalicelib.services import auth, crud, jobs, launch, rbac, store
 from chalicelib.services.fields import Int, Ref, Str, UserRef
 from chalicelib.services.resources import LEVELS, Resource, all_resources, get
 from tests.conftest import Api, moto_stack
@@ -142,6 +142,8 @@ class Route:
     body: Callable[[dict], dict] | None = None
     #: the sample variant of the route's record (the graph of a template: a workflow template)
     variant: str | None = None
+    #: the sample variant of the record's parent (an approval: a job of a workflow template)
+    parent_variant: str | None = None
 
     @property
     def label(self) -> str:
@@ -165,6 +167,7 @@ class Custom:
     also: tuple[str, str] | None = None
     body: Callable[[dict], dict] | None = None
     variant: str | None = None
+    parent_variant: str | None = None
 
 
 #: (path, method) -> the family whose record the route acts on (its {id}) and what it needs
@@ -183,6 +186,11 @@ CUSTOM_ROUTES = {
     ("/api/job/job/{id}/stdout", "GET"): Custom("job", "stdout", "read", 200),
     ("/api/job/job/{id}/events", "GET"): Custom("job", "events", "read", 200),
     ("/api/job/job/{id}/host_summaries", "GET"): Custom("job", "host_summaries", "read", 200),
+    ("/api/job/job/{id}/workflow", "GET"): Custom("job", "workflow", "read", 200, parent_variant="workflow"),
+    ("/api/job/job/{id}/approve", "POST"): Custom("job", "approve", "read", 200, also=("template", "execute"),
+                                                  body=lambda rec: {}, parent_variant="workflow"),
+    ("/api/job/job/{id}/deny", "POST"): Custom("job", "deny", "read", 200, also=("template", "execute"),
+                                               body=lambda rec: {}, parent_variant="workflow"),
 }
 
 
@@ -194,7 +202,7 @@ def matrix_routes() -> list[Route]:
                 need, ok = GENERIC[(doc.kind, method)]
                 routes.append(Route(doc.resource.family, doc.kind, method, doc.path, need, ok))
     for (path, method), c in CUSTOM_ROUTES.items():
-        routes.append(Route(c.family, c.label, method, path, c.need, c.ok, c.also, c.body, c.variant))
+        routes.append(Route(c.family, c.label, method, path, c.need, c.ok, c.also, c.body, c.variant, c.parent_variant))
     return routes
 
 
@@ -354,6 +362,11 @@ def patch_body(resource: Resource, rec: dict) -> dict:
 
 
 def _launched(world, by, parent, payload) -> dict:
+    if parent is not None and parent.get("template_type") == "workflow":
+        # a workflow job waiting for an approval (at its start node: only the entry matters here)
+        job = launch.launch_template(by.principal, {"id": parent["id"]})
+        start = next(store.scan_index(get("workflow_node"), "template", parent["id"]))
+        return jobs.mutate(job["id"], lambda j: j.update(nodes={str(start["id"]): {"state": "pending", "token": "matrix"}}))
     if parent is not None:  # in a lineage: a run of the template above it
         return launch.launch_template(by.principal, {"id": parent["id"]})
     return launch.launch_command(by.principal, crud.clean(by.principal, get("job"), payload))
@@ -508,6 +521,8 @@ def build(world: World, route: Route, s: Situation) -> Scene:
     for depth, family in enumerate(chain):
         by = actor if s.launcher and read_via(family) else world.owner
         variant = PARENT_VARIANTS.get(full[depth + 1]) if depth + 1 < len(full) else route.variant
+        if depth + 2 == len(full) and route.parent_variant:
+            variant = route.parent_variant
         payload = world.payload(family, parent, by, variant)
         parent = world.create(family, parent, by, payload=payload)
         if depth == 0:

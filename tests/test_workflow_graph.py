@@ -404,7 +404,10 @@ def test_the_workflow_view_shows_nodes_lines_and_levels(api, wf):
         assert line(api, x, y).status_code == 201
     r = api.get(f"{TEMPLATES}{wf['id']}/workflow/")
     assert r.status_code == 200, r.body
-    assert (r.data["template"], r.data["name"], r.data["state_machine"]) == (wf["id"], "flow", {})
+    assert (r.data["template"], r.data["name"]) == (wf["id"], "flow")
+    machine = r.data["state_machine"]
+    assert machine["name"] == f"opsgrat-wf-{wf['id']}-flow" and machine["deployed"] and machine["states"] == 6
+    assert machine["definition"]["StartAt"] == "Start"
     assert [n["name"] for n in r.data["nodes"]] == ["Start", "a", "b", "c"]
     assert len(r.data["lines"]) == 4 and r.data["lines"][0]["result"] == ["successful"]
     assert r.data["levels"] == [[start["id"]], [a["id"], b["id"]], [c["id"]]]
@@ -418,3 +421,30 @@ def test_the_workflow_view_of_a_job_template_is_400(api, template):
 def test_the_workflow_view_needs_read_on_the_template(api, wf, make_user):
     _, as_user = make_user()
     assert as_user.get(f"{TEMPLATES}{wf['id']}/workflow/").status_code == 403
+
+
+def _machines() -> set[str]:
+    import boto3
+
+    return {m["name"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"]}
+
+
+def test_a_graph_change_deploys_the_workflow_s_state_machine(api, wf):
+    node(api, wf, "a")
+    before = api.get(f"{TEMPLATES}{wf['id']}/workflow/").data["state_machine"]
+    assert line(api, start_of(api, wf), node(api, wf, "b")).status_code == 201
+    after = api.get(f"{TEMPLATES}{wf['id']}/workflow/").data["state_machine"]
+    assert after["deployed"] and after["digest"] != before["digest"] and after["arn"] == before["arn"]
+
+
+def test_a_renamed_workflow_s_machine_takes_the_new_name(api, wf):
+    node(api, wf, "a")
+    assert api.patch(f"{TEMPLATES}{wf['id']}/", {"name": "renamed"}).status_code == 200
+    assert f"opsgrat-wf-{wf['id']}-renamed" in _machines() and f"opsgrat-wf-{wf['id']}-flow" not in _machines()
+
+
+def test_deleting_a_workflow_deletes_its_state_machine(api, wf):
+    node(api, wf, "a")
+    assert f"opsgrat-wf-{wf['id']}-flow" in _machines()
+    assert api.delete(f"{TEMPLATES}{wf['id']}/").status_code == 204
+    assert not {m for m in _machines() if m.startswith(f"opsgrat-wf-{wf['id']}-")}

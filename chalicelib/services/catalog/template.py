@@ -124,11 +124,26 @@ def _validate(change) -> None:
 
 
 def _after_save(principal, rec: dict, previous: dict | None) -> None:
-    """A new workflow starts with its start node, as the UI always drew it (spec §4.8)."""
-    if previous is None and rec.get("template_type") == "workflow":
+    """A new workflow starts with its start node, as the UI always drew it (spec §4.8); a renamed
+    one gets its state machine under its new name (the AWS console lists workflows by name)."""
+    if rec.get("template_type") != "workflow":
+        return
+    if previous is None:
         from chalicelib.services.catalog import workflow  # it declares the nodes, and imports this module
 
         workflow.create_start_node(rec)
+    elif previous.get("name") != rec.get("name"):
+        from chalicelib.services.workflows import machines
+
+        machines.graph_changed(rec["id"])
+
+
+def _after_delete(principal, rec: dict) -> None:
+    """A deleted workflow takes its state machines with it."""
+    if rec.get("template_type") == "workflow":
+        from chalicelib.services.workflows import machines
+
+        machines.template_deleted(rec)
 
 
 def _bindings(rec: dict) -> dict[str, Any]:
@@ -159,7 +174,7 @@ TEMPLATES = register(Resource(
     extra=_bindings,
     extra_fields=("bind_templates", "is_bind_templates"),
     search=("name", "description"), filters=("name", "template_type", "project", "inventory"),
-    ordering=("name",), unique=(("name",),), validate=_validate, after_save=_after_save,
+    ordering=("name",), unique=(("name",),), validate=_validate, after_save=_after_save, after_delete=_after_delete,
 ))
 
 TEMPLATE_USERS, TEMPLATE_TEAMS = protect(TEMPLATES, "/api/template/template/permission/users",
