@@ -1,11 +1,18 @@
-"""Adapters from Lambda event sources (SQS) to services, with partial batch failure reporting."""
+"""Adapters from Lambda event sources (SQS) to services, with partial batch failure reporting.
+
+A BatchProcessor keeps the batch it is processing (its records, handler and results) on itself,
+so each batch gets its own: the local stack runs several pollers as threads of one process, and a
+shared processor handed one queue's messages to another queue's handler."""
 from __future__ import annotations
 
 import json
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-_processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _processor() -> BatchProcessor:
+    return BatchProcessor(event_type=EventType.SQS)
 
 
 def _dispatch_record(record) -> None:
@@ -29,7 +36,7 @@ def dispatch_batch(event) -> dict:
             continue  # the record handler reports it as a failure
     dispatch.acknowledge(messages)
     return process_partial_response(event=event.to_dict(), record_handler=_dispatch_record,
-                                    processor=_processor, context=event.context)
+                                    processor=_processor(), context=event.context)
 
 
 def _workflow_record(record) -> None:
@@ -42,4 +49,4 @@ def workflow_batch(event) -> dict:
     """Each node message handled on its own; failed ones are returned for redelivery (the engine
     recognizes a node it has already decided)."""
     return process_partial_response(event=event.to_dict(), record_handler=_workflow_record,
-                                    processor=_processor, context=event.context)
+                                    processor=_processor(), context=event.context)

@@ -33,6 +33,12 @@ PLAYBOOKS = {
   tasks:
     - command: "sleep {{ secs | default(3) }}"
 """,
+    "half.yml": """- hosts: all
+  gather_facts: false
+  tasks:
+    - fail: {msg: "h2 breaks"}
+      when: inventory_hostname == 'h2'
+""",
     "stats.yml": """- hosts: all
   gather_facts: false
   tasks:
@@ -342,6 +348,23 @@ def test_relaunch_from_a_node_reruns_that_node_and_what_follows(stack, templates
     second, after = wait(stack, r.json())
     assert after["first"]["reused"] and not after["fragile"]["reused"]
     assert states(after) == {"Start": "successful", "first": "successful", "fragile": "successful", "last": "successful"}
+
+
+def test_relaunch_of_failed_hosts_reruns_a_job_node_on_the_hosts_that_failed(stack, project):
+    inv = stack.http("POST", "/api/project/inventory/", json={"name": f"two hosts {secrets.token_hex(3)}"}).json()
+    for host in ("h1", "h2"):
+        stack.http("POST", "/api/project/host/", json={"inventory": inv["id"], "hostname": host,
+                                                       "variables": "ansible_connection: local"})
+    half = stack.http("POST", "/api/template/template/", json={"name": f"half-{secrets.token_hex(3)}", "project": project["id"],
+                                                               "playbook": "half.yml", "inventory": inv["id"]}).json()
+    wf = Builder(stack).node("half", half["id"])
+    wf.line("start", "half")
+    first, before = wait(stack, wf.run())
+    assert states(before)["half"] == "failed"
+    r = stack.http("POST", f"/api/job/job/{first['id']}/relaunch/", json={"from": "failed", "hosts": "failed"})
+    assert r.status_code == 201, r.text
+    second, after = wait(stack, r.json())
+    assert stack.http("GET", f"/api/job/job/{after['half']['job']}/").json()["limit"] == "h2"
 
 
 def _child_when_running(stack, job: dict, name: str, timeout: float = 60) -> int:
