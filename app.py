@@ -10,7 +10,7 @@ for blueprint in (auth.bp, system.bp, project.bp, sync.bp, template.bp, job.bp, 
     app.register_blueprint(blueprint)
 
 
-@app.on_sqs_message(queue=STACK.queue("dispatch").name, batch_size=10)
+@app.on_sqs_message(queue=STACK.queue("dispatch").name, batch_size=STACK.queue("dispatch").batch_size)
 def dispatch_job(event):
     """RunJob executions hand jobs over here: start runners, settle failed executions."""
     from chalicelib.api.events import dispatch_batch
@@ -18,7 +18,7 @@ def dispatch_job(event):
     return dispatch_batch(event)
 
 
-@app.on_sqs_message(queue=STACK.queue("workflow").name, batch_size=10)
+@app.on_sqs_message(queue=STACK.queue("workflow").name, batch_size=STACK.queue("workflow").batch_size)
 def workflow_step(event):
     """Workflow executions hand their nodes over here: run, skip or wait for each; finish the run."""
     from chalicelib.api.events import workflow_batch

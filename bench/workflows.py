@@ -5,9 +5,12 @@
    another (each POST run sent -> its `finished`), alternating rounds; prints the median ratio
    (goal <= 1.15: the workflow adds almost nothing to its jobs).
 2. Fan-out: 8 parallel `sleep 5` nodes after the start node; prints wall time / 5 s (goal <= 1.6
-   on 2 cores). The local backend runs at most OPSGRAT_LOCAL_CAPACITY runners at once (2 per core
-   by default, for CPU-bound playbooks); this stack runs with 8, as an operator would set it for
-   jobs that mostly wait, so that the 8 nodes can run at once.
+   on 2 cores), and the ratio to the same 8 playbooks as 8 concurrent plain `ansible-playbook`
+   processes, measured in the same rounds (starting 8 ansibles on 2 cores takes seconds of CPU
+   before any of them sleeps, so wall / 5 s measures the machine as much as the workflow). The
+   local backend runs at most OPSGRAT_LOCAL_CAPACITY runners at once (2 per core by default, for
+   CPU-bound playbooks); this stack runs with 8, as an operator would set it for jobs that mostly
+   wait, so that the 8 nodes can run at once.
 3. Compile: the state machine of a 50-node random DAG: its states and the compile time.
 
 Run: `.venv/bin/python bench/workflows.py [--rounds N]`.
@@ -19,6 +22,7 @@ import datetime
 import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -100,17 +104,35 @@ def overhead(stack: RunningStack, ids: dict[str, int], rounds: int) -> None:
     print(f"overhead per node: median ratio {statistics.median(ratios):.3f} (goal <= 1.15)")
 
 
-def fan_out(stack: RunningStack, ids: dict[str, int], rounds: int) -> None:
-    walls = []
+def plain_fan_out(work: Path, count: int = 8) -> float:
+    """Seconds for `count` plain ansible-playbook runs of the sleep playbook started at once."""
+    (work / "sleep.yml").write_text(SLEEP)
+    (work / "hosts").write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(work / "hosts"), str(work / "sleep.yml")]
+    start = time.perf_counter()
+    processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(count)]
+    if any(p.wait() for p in processes):
+        raise SystemExit("plain ansible-playbook failed")
+    return time.perf_counter() - start
+
+
+def fan_out(stack: RunningStack, ids: dict[str, int], rounds: int, work: Path) -> None:
+    walls, plains = [], []
     for index in range(rounds):
+        plain = plain_fan_out(work)
+        plains.append(plain)
         wall, job = run_and_wait(stack, ids["fanout"])
         view = stack.http("GET", f"/api/job/job/{job['id']}/workflow/").json()
         ran = [n for n in view["nodes"] if n["job"] and n["state"] == "successful"]
         if len(ran) != 8:
             raise SystemExit(f"fan-out ran {len(ran)} nodes, not 8")
         walls.append(wall)
-        print(f"  round {index + 1}: 8 x sleep 5 in {wall:.2f} s, ratio {wall / 5:.3f}", flush=True)
-    print(f"fan-out: median wall {statistics.median(walls):.2f} s, ratio to 5 s {statistics.median(walls) / 5:.3f} (goal <= 1.6)")
+        print(f"  round {index + 1}: 8 x sleep 5 in {wall:.2f} s (ratio to 5 s {wall / 5:.3f}); "
+              f"8 plain ansible-playbook at once {plain:.2f} s (ratio {plain / 5:.3f}); workflow / plain {wall / plain:.3f}",
+              flush=True)
+    wall, plain = statistics.median(walls), statistics.median(plains)
+    print(f"fan-out: median wall {wall:.2f} s, ratio to 5 s {wall / 5:.3f} (goal <= 1.6); "
+          f"plain baseline {plain:.2f} s, ratio to 5 s {plain / 5:.3f}; workflow / plain {wall / plain:.3f}")
 
 
 def compile_size() -> None:
@@ -141,7 +163,9 @@ def main() -> None:
     try:
         ids = setup(stack, repo)
         overhead(stack, ids, args.rounds)
-        fan_out(stack, ids, args.rounds)
+        work = tmp / "plain"
+        work.mkdir()
+        fan_out(stack, ids, args.rounds, work)
     finally:
         stack.stop()
 

@@ -24,6 +24,8 @@ class Queue:
     max_receive_count: int = 5
     #: local stack: poller threads on this queue (Lambda runs concurrent batches the same way)
     local_workers: int = 1
+    #: messages per handler call (Lambda's batch size; a local poller receives at most this many)
+    batch_size: int = 10
 
     @property
     def name(self) -> str:
@@ -94,7 +96,8 @@ STACK = Stack(
     queues=(
         Queue("dispatch", handler="dispatch_job", local_workers=4),
         # workflow executions hand their nodes over here (`chalicelib.services.workflows.engine`)
-        Queue("workflow", handler="workflow_step", local_workers=2),
+        # one node per call: a fan-out's nodes start side by side, not one after another in a batch
+        Queue("workflow", handler="workflow_step", local_workers=8, batch_size=1),
     ),
     state_machines=(
         StateMachine("run-job", "run_job.asl.json", queue_urls=(("DispatchQueueUrl", "dispatch"),),

@@ -53,7 +53,7 @@ class Poller(threading.Thread):
         sqs = aws.client("sqs")
         while not self._stop_event.is_set():
             try:
-                messages = sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
+                messages = sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=self.queue.batch_size,
                                                WaitTimeSeconds=self.wait_seconds,
                                                AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
             except Exception:  # noqa: BLE001 - the server is going away at shutdown
