@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,14 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline import INVENTORY, PING, plain_ansible, plain_concurrent  # noqa: E402
 from tests.gitrepo import make_repo  # noqa: E402
 from tests.localstack import RunningStack  # noqa: E402
 
-PING = """- hosts: all
-  gather_facts: false
-  tasks:
-    - ping:
-"""
 EVENTS = """- hosts: all
   gather_facts: false
   tasks:
@@ -46,14 +41,6 @@ EVENTS = """- hosts: all
       loop_control:
         label: "{{ item }}"
 """
-INVENTORY = f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
-
-
-def plain_ansible(playbook: Path, inventory: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)],
-                   check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def through_stack(stack: RunningStack, template_id: int) -> tuple[float, float, dict]:
@@ -67,17 +54,6 @@ def through_stack(stack: RunningStack, template_id: int) -> tuple[float, float, 
         raise SystemExit(f"job {final['id']} ended {final['state']}: {final.get('reason')}")
     finished = datetime.datetime.fromisoformat(final["finished"]).timestamp()
     return finished - sent, observed, final
-
-
-def plain_concurrent(playbook: Path, inventory: Path, jobs: int) -> float:
-    """Seconds for `jobs` plain ansible-playbook runs started at once, until the last ends."""
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
-    start = time.perf_counter()
-    processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(jobs)]
-    codes = [p.wait() for p in processes]
-    if any(codes):
-        raise SystemExit(f"plain ansible-playbook failed: exit codes {sorted(set(codes))}")
-    return time.perf_counter() - start
 
 
 def _setup(stack: RunningStack, repo: Path) -> dict[str, int]:

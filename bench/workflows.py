@@ -22,7 +22,6 @@ import datetime
 import json
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,16 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline import INVENTORY, PING, plain_concurrent  # noqa: E402
 from chalicelib.services.workflows.compiler import compile_graph, count_states  # noqa: E402
 from chalicelib.services.workflows.graph import Graph  # noqa: E402
 from tests.gitrepo import make_repo  # noqa: E402
 from tests.localstack import RunningStack  # noqa: E402
 
-PING = """- hosts: all
-  gather_facts: false
-  tasks:
-    - ping:
-"""
 SLEEP = """- hosts: all
   gather_facts: false
   tasks:
@@ -107,13 +102,8 @@ def overhead(stack: RunningStack, ids: dict[str, int], rounds: int) -> None:
 def plain_fan_out(work: Path, count: int = 8) -> float:
     """Seconds for `count` plain ansible-playbook runs of the sleep playbook started at once."""
     (work / "sleep.yml").write_text(SLEEP)
-    (work / "hosts").write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(work / "hosts"), str(work / "sleep.yml")]
-    start = time.perf_counter()
-    processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(count)]
-    if any(p.wait() for p in processes):
-        raise SystemExit("plain ansible-playbook failed")
-    return time.perf_counter() - start
+    (work / "hosts").write_text(INVENTORY)
+    return plain_concurrent(work / "sleep.yml", work / "hosts", count)
 
 
 def fan_out(stack: RunningStack, ids: dict[str, int], rounds: int, work: Path) -> None:

@@ -10,7 +10,6 @@ import json
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 
-
 def _processor() -> BatchProcessor:
     return BatchProcessor(event_type=EventType.SQS)
 
