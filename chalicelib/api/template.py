@@ -11,7 +11,7 @@ from chalicelib.services import crud, launch, rbac
 from chalicelib.services.catalog import job as job_catalog
 from chalicelib.services.catalog import template, workflow
 from chalicelib.services.errors import ValidationError
-from chalicelib.services.workflows import machines
+from chalicelib.services.workflows import engine, machines
 from chalicelib.services.workflows.graph import Graph
 
 bp = Blueprint(__name__)
@@ -27,7 +27,9 @@ def _run(request, principal):
 
 _RUN_BODY = {"type": "object", "properties": {
     "id": launch.TEMPLATE_ID.openapi(), "name": launch.TEMPLATE_NAME.openapi(),
-    **{name: job_catalog.JOBS.by_name[name].openapi() for name in launch.ON_LAUNCH}},
+    **{name: job_catalog.JOBS.by_name[name].openapi() for name in launch.ON_LAUNCH},
+    # workflow templates only: every node runs against this inventory; the run starts at this node
+    "inventory": job_catalog.JOBS.by_name["inventory"].openapi(), "node": engine.START_NODE.openapi()},
     "description": "The template by id, or else by name; the other fields override the template's."}
 
 endpoint(bp, "/api/template/template/run", {"GET": list_view(template.TEMPLATES), "POST": _run}, tag="template",

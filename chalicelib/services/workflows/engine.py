@@ -482,7 +482,10 @@ def relaunch(principal: rbac.Principal, job: dict, hosts: str, start) -> dict:
             if not any(s in (*FAILED_STATES, NodeState.SKIPPED, None) for n, s in states.items() if n != graph.start()):
                 raise ValidationError("from", "no node failed or was left out in this run")
         else:
-            force = START_NODE.parse(start) if not isinstance(start, bool) else None
+            try:
+                force = START_NODE.parse(start) if not isinstance(start, bool) else None
+            except ValidationError:
+                force = None
             if force is None or force not in graph.nodes:
                 raise ValidationError("from", f'must be "failed" or the id of a node of this run\'s graph, not {start!r}')
             rerun = graph.descendants(force)
