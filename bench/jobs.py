@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.baseline import INVENTORY, PING, plain_ansible, plain_concurrent  # noqa: E402
+from bench.common import INVENTORY, PING, plain_ansible, plain_concurrent, setup_templates, through_stack  # noqa: E402
 from tests.gitrepo import make_repo  # noqa: E402
 from tests.localstack import RunningStack  # noqa: E402
 
@@ -41,33 +41,6 @@ EVENTS = """- hosts: all
       loop_control:
         label: "{{ item }}"
 """
-
-
-def through_stack(stack: RunningStack, template_id: int) -> tuple[float, float, dict]:
-    """(recorded, observed, job): seconds from sending POST run to the job's recorded `finished`
-    time, and to the poll that first saw it final (which adds the observer's polling interval)."""
-    sent = time.time()
-    job = stack.http("POST", "/api/template/template/run/", json={"id": template_id}).json()
-    final = stack.wait_job(job["id"], timeout=600)
-    observed = time.time() - sent
-    if final["state"] != "successful":
-        raise SystemExit(f"job {final['id']} ended {final['state']}: {final.get('reason')}")
-    finished = datetime.datetime.fromisoformat(final["finished"]).timestamp()
-    return finished - sent, observed, final
-
-
-def _setup(stack: RunningStack, repo: Path) -> dict[str, int]:
-    """A synced project, a localhost inventory and the two templates; their ids by name."""
-    project = stack.http("POST", "/api/project/project/", json={"name": "bench", "repository_url": f"file://{repo}"}).json()
-    stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])
-    inv = stack.http("POST", "/api/project/inventory/", json={"name": "bench"}).json()
-    stack.http("POST", "/api/project/host/", json={"inventory": inv["id"], "hostname": "localhost",
-                                                   "variables": "ansible_connection: local"})
-    ids = {}
-    for name in ("ping", "events"):
-        ids[name] = stack.http("POST", "/api/template/template/", json={
-            "name": f"bench {name}", "project": project["id"], "playbook": f"{name}.yml", "inventory": inv["id"]}).json()["id"]
-    return ids
 
 
 def main() -> None:
@@ -88,11 +61,11 @@ def main() -> None:
     inventory.write_text(INVENTORY)
     stack = RunningStack(tmp / "home").start()
     try:
-        ids = _setup(stack, repo)
+        ids = setup_templates(stack, repo, ("ping", "events"))
         if args.only in (None, "launch"):
             bare = RunningStack(tmp / "home-unisolated", env={"OPSGRAT_SANDBOX": "none"}).start()
             try:
-                launch_overhead(stack, bare, ids["ping"], _setup(bare, repo)["ping"], work, inventory, args.rounds)
+                launch_overhead(stack, bare, ids["ping"], setup_templates(bare, repo, ("ping", "events"))["ping"], work, inventory, args.rounds)
             finally:
                 bare.stop()
         if args.only in (None, "events"):

@@ -18,7 +18,6 @@ Run: `.venv/bin/python bench/workflows.py [--rounds N]`.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import random
 import statistics
@@ -30,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.baseline import INVENTORY, PING, plain_concurrent  # noqa: E402
+from bench.common import INVENTORY, PING, plain_concurrent, setup_templates, through_stack  # noqa: E402
 from chalicelib.services.workflows.compiler import compile_graph, count_states  # noqa: E402
 from chalicelib.services.workflows.graph import Graph  # noqa: E402
 from tests.gitrepo import make_repo  # noqa: E402
@@ -43,17 +42,9 @@ SLEEP = """- hosts: all
 """
 
 
-def finished_at(job: dict) -> float:
-    return datetime.datetime.fromisoformat(job["finished"]).timestamp()
-
-
 def run_and_wait(stack: RunningStack, template_id: int) -> tuple[float, dict]:
-    sent = time.time()
-    job = stack.http("POST", "/api/template/template/run/", json={"id": template_id}).json()
-    final = stack.wait_job(job["id"], timeout=600)
-    if final["state"] != "successful":
-        raise SystemExit(f"job {final['id']} ended {final['state']}: {final.get('reason')}")
-    return finished_at(final) - sent, final
+    recorded, _, final = through_stack(stack, template_id)
+    return recorded, final
 
 
 def workflow(stack: RunningStack, name: str, template_id: int, count: int, chain: bool) -> int:
@@ -73,15 +64,7 @@ def workflow(stack: RunningStack, name: str, template_id: int, count: int, chain
 
 
 def setup(stack: RunningStack, repo: Path) -> dict[str, int]:
-    project = stack.http("POST", "/api/project/project/", json={"name": "bench", "repository_url": f"file://{repo}"}).json()
-    stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])
-    inv = stack.http("POST", "/api/project/inventory/", json={"name": "bench"}).json()
-    stack.http("POST", "/api/project/host/", json={"inventory": inv["id"], "hostname": "localhost",
-                                                   "variables": "ansible_connection: local"})
-    ids = {}
-    for name in ("ping", "sleep"):
-        ids[name] = stack.http("POST", "/api/template/template/", json={
-            "name": f"bench {name}", "project": project["id"], "playbook": f"{name}.yml", "inventory": inv["id"]}).json()["id"]
+    ids = setup_templates(stack, repo, ("ping", "sleep"))
     ids["chain"] = workflow(stack, "bench chain", ids["ping"], 10, chain=True)
     ids["fanout"] = workflow(stack, "bench fan-out", ids["sleep"], 8, chain=False)
     return ids

@@ -159,10 +159,7 @@ class Heartbeat:
     def report(self, job_id: int, status: str) -> None:
         if not self.token:
             return
-        try:
-            aws.client("stepfunctions").send_task_success(taskToken=self.token,
-                                                          output=json.dumps({"job_id": job_id, "status": status}))
-        except Exception:  # noqa: BLE001 - the execution already ended (timeout, lost)
+        if not jobs.settle_task(self.token, {"job_id": job_id, "status": status}):
             logger.info("execution had already ended", extra={"job_id": job_id})
 
 

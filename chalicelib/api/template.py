@@ -50,9 +50,10 @@ def _workflow(request, principal, id):
     if tpl.get("template_type") != "workflow":
         raise ValidationError("template_type", f'template {tpl["id"]} "{tpl.get("name")}" is a job template; only workflows have a graph')
     nodes, lines = workflow.graph_records(tpl["id"])
+    graph = Graph.from_records(nodes, lines)
     return {"template": tpl["id"], "name": tpl.get("name"),
             "nodes": crud.serialize_many(workflow.NODES, nodes), "lines": crud.serialize_many(workflow.LINES, lines),
-            "levels": Graph.from_records(nodes, lines).levels(), "state_machine": machines.describe(tpl)}, 200
+            "levels": graph.levels(), "state_machine": machines.describe(tpl, graph)}, 200
 
 
 _GRAPH = {"type": "object", "required": ["template", "name", "nodes", "lines", "levels", "state_machine"], "properties": {

@@ -6,7 +6,6 @@ Messages come from the RunJob state machine:
 """
 from __future__ import annotations
 
-import json
 import time
 
 from aws_lambda_powertools import Logger
@@ -98,8 +97,4 @@ def _heartbeat(task_token: str) -> None:
 
 
 def _send_success(task_token: str, job_id: int, status: str) -> None:
-    try:
-        aws.client("stepfunctions").send_task_success(taskToken=task_token,
-                                                      output=json.dumps({"job_id": job_id, "status": status}))
-    except Exception:  # noqa: BLE001 - the execution may have ended already
-        pass
+    jobs.settle_task(task_token, {"job_id": job_id, "status": status})

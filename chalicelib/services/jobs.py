@@ -142,21 +142,23 @@ def finish(job_id: int, state: JobState, reason: str = "", job_settings: dict | 
 
     job = mutate(job_id, change)
     if moved and job and job.get("node_token"):
-        settle_node(job)
+        # the waiting workflow state learns that this node's job has ended (its state is stored)
+        settle_task(job["node_token"], {"job_id": job["id"], "status": str(job.get("state"))})
     return job
 
 
-def settle_node(job: dict) -> None:
-    """Tell the waiting workflow state that this node's job has ended (its state is stored)."""
+def settle_task(token: str, output: dict) -> bool:
+    """SendTaskSuccess for a waiting state; False when its execution has ended already (a timeout,
+    a lost runner, a canceled workflow), which is no error for whoever reports late."""
     import json
 
     from chalicelib import aws
 
     try:
-        aws.client("stepfunctions").send_task_success(
-            taskToken=job["node_token"], output=json.dumps({"job_id": job["id"], "status": str(job.get("state"))}))
-    except Exception:  # noqa: BLE001 - the workflow's execution may have been stopped (canceled)
-        pass
+        aws.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(output))
+        return True
+    except Exception:  # noqa: BLE001 - see above
+        return False
 
 
 def fail_unfinished(reason: str) -> list[int]:

@@ -89,7 +89,8 @@ def state_machine_arn() -> str:
 # ---------------------------------------------------------------- who may use what
 
 
-def _voucher(rec: dict | None, field_name: str) -> int | None:
+def voucher(rec: dict | None, field_name: str) -> int | None:
+    """Who attached the record's `field_name` (see the module docstring), or None."""
     return ((rec or {}).get("attached_by") or {}).get(field_name)
 
 
@@ -105,15 +106,13 @@ def uses(request: JobRequest) -> list[Use]:
         carried.append(("inventory", ("credential",)))
     for carrier, refs in carried:
         rec = store.get(carrier, int(data[carrier])) if data.get(carrier) else None
-        out.extend(Use(f"{carrier}.{ref}", "credential", int(rec[ref]), _voucher(rec, ref))
+        out.extend(Use(f"{carrier}.{ref}", "credential", int(rec[ref]), voucher(rec, ref))
                    for ref in refs if rec and rec.get(ref))
     return out
 
 
 def authorize(principal: rbac.Principal, request: JobRequest) -> None:
     """403 unless the launcher may start this job (see the module docstring)."""
-    principals: dict[int, rbac.Principal | None] = {principal.id: principal}
-    vouched = not _own_variables(request) if request.vouch is None else request.vouch
     if request.template is not None:
         rbac.require(principal, get("template"), request.template, "execute")
     if principal.is_superuser:
@@ -121,6 +120,8 @@ def authorize(principal: rbac.Principal, request: JobRequest) -> None:
     if request.fields.get("inventory_str"):
         raise PermissionDenied("inventory_str: only superusers may run against an inline inventory; "
                                "use an inventory you may execute")
+    principals: dict[int, rbac.Principal | None] = {principal.id: principal}
+    vouched = not _own_variables(request) if request.vouch is None else request.vouch
     for use in uses(request):
         if not _may_use(principals, principal.id, use) and not (vouched and _may_use(principals, use.voucher, use)):
             why = "" if vouched else " (with launch-time variables, nobody vouches for you)"
@@ -181,11 +182,12 @@ def launch(principal: rbac.Principal, request: JobRequest) -> dict:
         rbac.grant_creator_admin(principal, "job", job_id)
         stream.result()
         job_settings = reading.result()
-    timeout = int(job_settings.get("job_timeout") or 0)
-    execution_input = {"job_id": job_id, "timeout": timeout + TIMEOUT_GRACE if timeout else NO_TIMEOUT,
-                       "heartbeat": jobs.heartbeat_seconds()}
     if request.kind == JobKind.WORKFLOW:
         execution_input = {"workflow_job": job_id}
+    else:
+        timeout = int(job_settings.get("job_timeout") or 0)
+        execution_input = {"job_id": job_id, "timeout": timeout + TIMEOUT_GRACE if timeout else NO_TIMEOUT,
+                           "heartbeat": jobs.heartbeat_seconds()}
     aws.client("stepfunctions").start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))
     return job
 
@@ -281,7 +283,7 @@ def launch_sync(principal: rbac.Principal, kind: JobKind, record_id) -> dict:
         data["project"] = rec["id"]
         return launch(principal, JobRequest(kind, data))
     data.update(host_source=rec["id"], inventory=rec.get("inventory"), project=rec.get("project"))
-    return launch(principal, JobRequest(kind, data, attached_by={"project": _voucher(rec, "project")}))
+    return launch(principal, JobRequest(kind, data, attached_by={"project": voucher(rec, "project")}))
 
 
 def relaunch(principal: rbac.Principal, job_id, hosts: str = "all", start=None) -> dict:

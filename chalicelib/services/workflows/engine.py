@@ -19,7 +19,6 @@ id, allocated first) is written before its child is launched.
 from __future__ import annotations
 
 import enum
-import json
 import time
 from typing import Any
 
@@ -27,6 +26,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import aws
 from chalicelib.services import jobs, launch, rbac, store
+from chalicelib.services.catalog.workflow import NODE_OVERRIDES
 from chalicelib.services.errors import NotFound, PermissionDenied, ValidationError
 from chalicelib.services.fields import Int
 from chalicelib.services.jobs import FINAL, JobKind, JobState
@@ -39,8 +39,7 @@ logger = Logger(service="opsgrat-workflow")
 #: a workflow may run workflows that run workflows... this deep (a guard: cycles are refused on save)
 MAX_DEPTH = 5
 #: the node options a node overrides when `use_node_params` is 1 (variables are merged, not replaced)
-NODE_PARAMS = ("job_type", "forks", "limit", "tags", "skip_tags", "verbosity", "become_enabled", "diff_mode",
-               "force_handlers", "start_at_task")
+NODE_PARAMS = tuple(name for name in NODE_OVERRIDES if name != "variables")
 #: what a run request may override for every node (spec §4.3, §4.8)
 WORKFLOW_OVERRIDES = ("variables", "inventory", "inventory_str", "limit")
 
@@ -59,9 +58,11 @@ START_NODE = Int("node", default=None, minimum=1, description="Start the run at 
 # ---------------------------------------------------------------- launching a workflow
 
 
-def launch_workflow(principal: rbac.Principal, template: dict, payload: dict, parent: dict | None = None) -> dict:
+def launch_workflow(principal: rbac.Principal, template: dict, payload: dict, parent: dict | None = None,
+                    vouch: bool | None = None) -> dict:
     """`POST /api/template/template/run/` on a workflow template (or a workflow node): the template's
-    `inventory`, `limit` and `variables`, overridden by the request's, apply to every node."""
+    `inventory`, `limit` and `variables`, overridden by the request's, apply to every node.
+    `vouch` None: vouchers count unless the request brings overrides of its own."""
     graph = machines.load_graph(template["id"])
     start = START_NODE.parse(payload.get("node"))
     if start is not None and start not in graph.nodes:
@@ -76,8 +77,9 @@ def launch_workflow(principal: rbac.Principal, template: dict, payload: dict, pa
     attached_by = dict(template.get("attached_by") or {})
     if "inventory" in payload:
         attached_by.pop("inventory", None)  # the template's editor vouched for its own inventory only
-    own = any(payload.get(name) not in (None, "") for name in WORKFLOW_OVERRIDES)
-    return start_workflow(principal, template, graph, fields, attached_by, vouch=not own, current=True,
+    if vouch is None:
+        vouch = not any(payload.get(name) not in (None, "") for name in WORKFLOW_OVERRIDES)
+    return start_workflow(principal, template, graph, fields, attached_by, vouch=vouch, current=True,
                           force=start if start not in (None, graph.start()) else None, parent=parent)
 
 
@@ -113,10 +115,7 @@ def handle(message: dict) -> None:
 
 
 def _send(token: str, status: str) -> None:
-    try:
-        aws.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"status": status}))
-    except Exception:  # noqa: BLE001 - the execution was stopped (canceled) meanwhile
-        pass
+    jobs.settle_task(token, {"status": status})
 
 
 def _record(wf_id: int, node_id: int, entry: dict, only_if=None) -> dict | None:
@@ -238,15 +237,15 @@ def run(wf: dict, graph: Graph, node_id: int, token: str) -> None:
         principal = _launcher(wf)
         link = {"job": wf["id"], "node": node_id, "node_token": token}
         _launch_child(principal, wf, graph, node, node_type, link, child_id)
+        return
     except (PermissionDenied, ValidationError, NotFound) as exc:
-        _record(wf["id"], node_id, {"state": JobState.FAILED, "started": _now(), "finished": _now(),
-                                    "reason": f"could not start: {exc.detail}"})
-        _send(token, JobState.FAILED)
+        why = exc.detail
     except Exception as exc:  # noqa: BLE001 - the workflow must go on by its lines
         logger.exception("node did not start", extra={"workflow_job": wf["id"], "node": node_id})
-        _record(wf["id"], node_id, {"state": JobState.FAILED, "started": _now(), "finished": _now(),
-                                    "reason": f"could not start: {type(exc).__name__}: {exc}"})
-        _send(token, JobState.FAILED)
+        why = f"{type(exc).__name__}: {exc}"
+    _record(wf["id"], node_id, {"state": JobState.FAILED, "started": _now(), "finished": _now(),
+                                "reason": f"could not start: {why}"})
+    _send(token, JobState.FAILED)
 
 
 def _launcher(wf: dict) -> rbac.Principal:
@@ -255,10 +254,6 @@ def _launcher(wf: dict) -> rbac.Principal:
     if user is None or not user.get("active", 1):
         raise PermissionDenied("the user who launched the workflow no longer exists or is inactive")
     return rbac.Principal(user)
-
-
-def _voucher(rec: dict, name: str) -> int | None:
-    return (rec.get("attached_by") or {}).get(name)
 
 
 def _bound(family: str, rec_id, field_name: str) -> dict:
@@ -289,20 +284,15 @@ def _launch_child(principal: rbac.Principal, wf: dict, graph: Graph, node: dict,
         return launch.launch(principal, launch.JobRequest(
             JobKind.INVENTORY_UPDATE, {"job_type": "run", "verbosity": 0, "forks": 0, "host_source": source["id"],
                                        "inventory": source.get("inventory"), "project": source.get("project"), **link},
-            attached_by={"inventory": _voucher(source, "inventory"), "project": _voucher(source, "project")},
+            attached_by={"inventory": launch.voucher(source, "inventory"), "project": launch.voucher(source, "project")},
             vouch=vouch, job_id=child_id))
     if node_type == NodeType.WORKFLOW:
         template = _bound("template", node.get("bind_template"), "bind_template")
-        fields = {name: wf.get(name) for name in ("inventory", "inventory_str", "limit") if wf.get(name)}
-        payload = {**fields, "variables": _with_artifacts(wf, graph, node["id"], wf.get("variables") or "")}
-        child_graph = machines.load_graph(template["id"])
-        base = {"template": template["id"], "job_type": "run", "forks": 0, "verbosity": 0,
-                "inventory": payload.get("inventory", template.get("inventory")),
-                "inventory_str": payload.get("inventory_str", ""),
-                "limit": payload.get("limit", template.get("limit") or ""),
-                "variables": launch.merge_variables(template.get("variables", ""), payload["variables"] or None)}
-        return start_workflow(principal, template, child_graph, base, dict(template.get("attached_by") or {}),
-                              vouch=vouch, current=True, parent={**link, "depth": int(wf.get("depth") or 0) + 1, "job_id": child_id})
+        # the inner workflow runs as if launched with this one's overrides (and the artifacts so far)
+        payload = {name: wf[name] for name in ("inventory", "inventory_str", "limit") if wf.get(name)}
+        payload["variables"] = _with_artifacts(wf, graph, node["id"], wf.get("variables") or "")
+        return launch_workflow(principal, template, payload, vouch=vouch,
+                               parent={**link, "depth": int(wf.get("depth") or 0) + 1, "job_id": child_id})
     raise ValidationError("type", f"unknown node type {node_type!r}")
 
 

@@ -57,9 +57,9 @@ def machine_name(template: dict, digest: str = "") -> str:
 
 def load_graph(template_id: int) -> Graph:
     """The template's graph as stored now: two index queries."""
-    nodes = store.scan_index(get("workflow_node"), "template", template_id, ascending=True)
-    lines = store.scan_index(get("workflow_line"), "template", template_id, ascending=True)
-    return Graph.from_records(nodes, lines)
+    from chalicelib.services.catalog.workflow import graph_records  # the declarations import this module
+
+    return Graph.from_records(*graph_records(template_id))
 
 
 def definition(template: dict, graph: Graph) -> dict:
@@ -168,9 +168,8 @@ def template_deleted(template: dict) -> None:
             _delete(arn)
 
 
-def describe(template: dict) -> dict:
+def describe(template: dict, graph: Graph) -> dict:
     """The template's graph as compiled: what `GET /api/template/template/{id}/workflow/` shows."""
-    graph = load_graph(template["id"])
     body = definition(template, graph)
     deployed = template.get("state_machine") or {}
     return {"name": deployed.get("name") or machine_name(template), "arn": deployed.get("arn"),
