@@ -24,3 +24,11 @@ def workflow_step(event):
     from chalicelib.api.events import workflow_batch
 
     return workflow_batch(event)
+
+
+@app.on_sqs_message(queue=STACK.queue("launch").name, batch_size=STACK.queue("launch").batch_size)
+def scheduled_launch(event):
+    """EventBridge Scheduler (the local ticker) sends due schedules here: launch each due time once."""
+    from chalicelib.api.events import launch_batch
+
+    return launch_batch(event)

@@ -67,6 +67,14 @@ class Stack:
     state_machines: tuple[StateMachine, ...] = field(default_factory=tuple)
     #: the queue the workflow templates' own machines (compiled at run time, not in infra/asl) send to
     WORKFLOW_QUEUE = "workflow"
+    #: the queue EventBridge Scheduler (the local ticker) sends due schedules to
+    LAUNCH_QUEUE = "launch"
+    #: environment variables through which code finds the launch queue's ARN and the role that
+    #: EventBridge Scheduler assumes to send to it (`chalicelib.services.schedules.mirror`)
+    LAUNCH_QUEUE_ARN_ENV = "OPSGRAT_LAUNCH_QUEUE_ARN"
+    SCHEDULER_ROLE_ARN_ENV = "OPSGRAT_SCHEDULER_ROLE_ARN"
+    #: where Scheduler puts a delivery it gave up on: the launch queue's dead-letter queue
+    LAUNCH_DLQ_ARN_ENV = "OPSGRAT_LAUNCH_DLQ_ARN"
 
     @property
     def tables(self):
@@ -85,6 +93,11 @@ class Stack:
         return f"alias/{config.resource_name('secrets')}"
 
     @property
+    def schedule_group(self) -> str:
+        """The EventBridge Scheduler group holding the installation's schedules."""
+        return config.resource_name("schedules")
+
+    @property
     def log_group(self) -> str:
         return f"/{config.prefix()}/jobs"
 
@@ -98,6 +111,8 @@ STACK = Stack(
         # workflow executions hand their nodes over here (`chalicelib.services.workflows.engine`)
         # one node per call: a fan-out's nodes start side by side, not one after another in a batch
         Queue("workflow", handler="workflow_step", local_workers=8, batch_size=1),
+        # due schedules: one message per (schedule, scheduled time) (`chalicelib.services.schedules.firing`)
+        Queue("launch", handler="scheduled_launch", local_workers=2, batch_size=5),
     ),
     state_machines=(
         StateMachine("run-job", "run_job.asl.json", queue_urls=(("DispatchQueueUrl", "dispatch"),),

@@ -1,5 +1,5 @@
-"""Least-privilege IAM: one role per Lambda function family, the runner task, its execution role
-and the state machines.
+"""Least-privilege IAM: one role per Lambda function family, the runner task, its execution role,
+the state machines and EventBridge Scheduler.
 
 Each role is a list of named *grants* (`NEEDS`), and each grant names its resources. The only
 `"Resource": "*"` statements are for actions that AWS does not scope to a resource at all:
@@ -22,12 +22,19 @@ UNSCOPED_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:
 #: what each principal needs; the keys of GRANTS
 NEEDS: dict[str, tuple[str, ...]] = {
     API: ("tables", "kms_encrypt", "kms_decrypt", "run_jobs", "workflow_machines", "stop_runner", "task_tokens",
-          "job_logs_write", "job_logs_read", "artifacts_read"),
+          "job_logs_write", "job_logs_read", "artifacts_read", "schedules"),
     "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write"),
     # launches node jobs (RunJob) and nested workflows (their machines), settles node tokens
     "workflow": ("tables", "run_jobs", "workflow_machines", "task_tokens", "job_logs_write"),
+    # launches due schedules' jobs and workflows (never decrypts: the runner does), and re-arms or
+    # removes the schedules' EventBridge mirrors as it goes
+    "launch": ("tables", "run_jobs", "workflow_machines", "job_logs_write", "schedules"),
     "runner": ("runner_tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write"),
 }
+
+#: the role EventBridge Scheduler assumes to deliver due schedules (`scheduler_role`)
+SCHEDULER_ROLE = "SchedulerRole"
+SCHEDULER_SERVICE = "scheduler.amazonaws.com"
 
 #: the record families the runner reads or writes: the job, what it uses and renders, what a
 #: sync updates. Not users, tokens, grants, templates or login counters (README "Threat model")
@@ -111,6 +118,17 @@ def _workflow_machines() -> list[dict]:
             statement(["sqs:GetQueueUrl"], [arn(storage.queue_id(STACK.WORKFLOW_QUEUE))], "FindWorkflowQueue")]
 
 
+def _schedules() -> list[dict]:
+    """The EventBridge schedules that mirror schedule records (`chalicelib.services.schedules.mirror`):
+    only those in the installation's group, and the only role they may name is the Scheduler role,
+    passed to Scheduler alone (a role that could pass another one could make Scheduler act with it)."""
+    schedules = service_arn("scheduler", f"schedule/{STACK.schedule_group}/*")
+    return [statement(["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
+                       "scheduler:GetSchedule"], [schedules], "ManageSchedules"),
+            statement(["iam:PassRole"], [arn(SCHEDULER_ROLE)], "PassSchedulerRole",
+                      StringEquals={"iam:PassedToService": SCHEDULER_SERVICE})]
+
+
 GRANTS: dict[str, Callable[[], list[dict]]] = {
     "tables": _tables,
     "runner_tables": _runner_tables,
@@ -133,6 +151,7 @@ GRANTS: dict[str, Callable[[], list[dict]]] = {
                                         "ReadJobLogs")],
     "artifacts_read": lambda: [statement(["s3:GetObject", "s3:DeleteObject"], [_objects()], "ReadArtifacts")],
     "artifacts_write": lambda: [statement(["s3:PutObject", "s3:GetObject"], [_objects()], "WriteArtifacts")],
+    "schedules": _schedules,
 }
 
 
@@ -204,8 +223,23 @@ def state_machine_role() -> dict:
                                                               [arn(storage.queue_id(STACK.queues[0].short))])])]}}}
 
 
+def scheduler_role() -> dict:
+    """What EventBridge Scheduler delivers due schedules with: `sqs:SendMessage` to the launch queue,
+    and to the launch queue's dead-letter queue, which every schedule's DeadLetterConfig names
+    (Scheduler puts what it cannot deliver there, with this role too). Only this account's
+    schedules may assume it (the confused-deputy guard AWS recommends)."""
+    launch = STACK.LAUNCH_QUEUE
+    return {SCHEDULER_ROLE: {"Type": "AWS::IAM::Role", "Properties": {
+        "Description": "EventBridge Scheduler sends OpsGrat's due schedules to the launch queue",
+        "AssumeRolePolicyDocument": assume_role(SCHEDULER_SERVICE,
+                                                StringEquals={"aws:SourceAccount": ref("AWS::AccountId")}),
+        "Policies": [policy("scheduler", [statement(["sqs:SendMessage"], [arn(storage.queue_id(launch)),
+                                                                          arn(storage.dlq_id(launch))],
+                                                    "SendToLaunchQueue")])]}}}
+
+
 def resources(functions: list[Function]) -> dict:
     out = function_roles(functions)
-    for part in (runner_roles(), state_machine_role()):
+    for part in (runner_roles(), state_machine_role(), scheduler_role()):
         out.update(part)
     return out

@@ -1,4 +1,5 @@
-"""Where data and messages live: tables, queues, the artifacts bucket, the KMS key and log groups.
+"""Where data and messages live: tables, queues, the artifacts bucket, the KMS key, log groups and
+the EventBridge Scheduler group that holds the schedules' mirrors.
 
 Tables and data stores are `Retain`ed: deleting the stack must never delete an installation's
 jobs, credentials or the key that decrypts them (the README's teardown removes them explicitly).
@@ -147,8 +148,18 @@ def log_groups() -> dict:
     }
 
 
+def schedule_group() -> dict:
+    """The group `chalicelib.services.schedules.mirror` creates each schedule's EventBridge
+    schedules in, so that the API and launch roles can be scoped to it (`infra.iam`).
+
+    Not retained: its schedules are a mirror of the schedule records (which the Retained tables
+    keep), and once the stack is gone they would only fire into a deleted launch queue.
+    """
+    return {"ScheduleGroup": {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": STACK.schedule_group}}}
+
+
 def resources() -> dict:
     out = {table_id(model): table(model) for model in STACK.tables}
-    for part in (queues(), artifacts(), key(), log_groups()):
+    for part in (queues(), artifacts(), key(), log_groups(), schedule_group()):
         out.update(part)
     return out

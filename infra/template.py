@@ -3,10 +3,10 @@
 Usage: `python -m infra.template build/merge.json` (what `make package` runs).
 
 It adds every resource of `chalicelib.stack.STACK` (tables from the PynamoDB models, queues + DLQs,
-bucket, key, log groups, state machines from their ASL files), the runner's ECS cluster and task
-definition, and the IAM roles; and it patches each Chalice function with its family's role, its
-fixed name, the environment the code reads (`chalicelib.config`) and, for SQS handlers,
-`ReportBatchItemFailures` (which Chalice cannot express).
+bucket, key, log groups, the schedule group, state machines from their ASL files), the runner's ECS
+cluster and task definition, and the IAM roles; and it patches each Chalice function with its
+family's role, its fixed name, the environment the code reads (`chalicelib.config`) and, for SQS
+handlers, `ReportBatchItemFailures` (which Chalice cannot express).
 """
 from __future__ import annotations
 
@@ -59,9 +59,21 @@ def common_environment() -> dict:
     return env
 
 
+def schedule_environment() -> dict:
+    """What the schedules' mirror names in each EventBridge schedule's Target: where to deliver
+    (the launch queue), where to put what cannot be delivered, and the role to deliver with.
+    Lambda functions only: the runner never creates schedules."""
+    return {
+        STACK.LAUNCH_QUEUE_ARN_ENV: arn(storage.queue_id(STACK.LAUNCH_QUEUE)),
+        STACK.LAUNCH_DLQ_ARN_ENV: arn(storage.dlq_id(STACK.LAUNCH_QUEUE)),
+        STACK.SCHEDULER_ROLE_ARN_ENV: arn(iam.SCHEDULER_ROLE),
+    }
+
+
 def function_environment() -> dict:
     return {
         **common_environment(),
+        **schedule_environment(),
         "OPSGRAT_RUNNER_BACKEND": "ecs",
         "OPSGRAT_ECS_CLUSTER": ref("RunnerCluster"),
         "OPSGRAT_RUNNER_TASK_DEFINITION": ref("RunnerTaskDefinition"),
@@ -84,15 +96,19 @@ def log_group(function: Function) -> dict:
 
 def function_patch(function: Function) -> dict:
     """Merged over the function Chalice emits (a deep merge: only these keys change)."""
+    environment = function_environment()
     patch: dict = {"Properties": {
         "FunctionName": iam.function_name(function.name),
         "Role": arn(iam.role_id(function.family)),
-        "Environment": {"Variables": function_environment()},
+        "Environment": {"Variables": environment},
     }}
     # the function's log group exists before the function (its role may not create log groups)
     patch["DependsOn"] = [log_group_id(function)]
     if function.queue:
-        patch["DependsOn"].append(storage.queue_id(function.queue))
+        # Chalice names the consumed queue by an ARN string, so the function waits for it explicitly;
+        # unless a setting already references it (the launch queue's does; cfn-lint W3005)
+        if arn(storage.queue_id(function.queue)) not in environment.values():
+            patch["DependsOn"].append(storage.queue_id(function.queue))
         patch["Properties"]["Events"] = {function.event_cfn_name: {"Properties": {
             "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
     return patch
@@ -115,6 +131,7 @@ def build(app) -> dict:
         "RunnerClusterName": {"Value": ref("RunnerCluster")},
         "RunnerRepositoryName": {"Value": iam.runner_repository()},
         "InstallationPrefix": {"Value": config.prefix()},
+        "ScheduleGroupName": {"Value": ref("ScheduleGroup")},
     }
     for machine in STACK.state_machines:
         outputs[compute.machine_id(machine) + "Arn"] = {"Value": ref(compute.machine_id(machine))}

@@ -7,6 +7,9 @@ Types moto's CloudFormation cannot create are removed from the moto copy only (a
   AWS::ApiGateway::Deployment   moto ignores the RestApi's swagger Body, so it "has no methods"
   AWS::ApiGateway::Stage        not implemented by moto's CloudFormation
   AWS::S3::BucketPolicy         not implemented (the TLS-only policy of the artifacts bucket)
+  AWS::Scheduler::ScheduleGroup not implemented (moto's scheduler API has groups, its CloudFormation
+                                does not); the template tests check the group, the deployed ones
+                                what names it (the Scheduler role, the functions' settings)
 cfn-lint still checks all of them.
 """
 from __future__ import annotations
@@ -33,7 +36,8 @@ from infra.functions import discover
 ROOT = Path(__file__).resolve().parent.parent
 ASL_FILES = sorted((ROOT / "infra" / "asl").glob("*.json"))
 ASL_VALIDATOR = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "asl-validator"
-MOTO_SKIPPED = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy"}
+MOTO_SKIPPED = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy",
+                "AWS::Scheduler::ScheduleGroup"}
 #: OPSGRAT_* variables code may read that the deployed functions need not set (local stack only,
 #: or read with a default)
 OPTIONAL_ENV = {"OPSGRAT_HOME", "OPSGRAT_PORT", "OPSGRAT_API_URL", "OPSGRAT_HEARTBEAT_SECONDS",
@@ -92,6 +96,22 @@ def _policies(template: dict):
 
 def _resources_of(template: dict, resource_type: str) -> dict:
     return {k: r for k, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def _role_statements(template: dict, role: str) -> list[dict]:
+    return [s for policy in template["Resources"][role]["Properties"]["Policies"]
+            for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+#: the roles of the functions that mirror schedules into EventBridge Scheduler
+SCHEDULE_ROLES = {iam.role_id(iam.API), iam.role_id(STACK.LAUNCH_QUEUE)}
+SCHEDULE_ACTIONS = {"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
+                    "scheduler:GetSchedule"}
+SCHEDULER_ROLE_ARN = {"Fn::GetAtt": [iam.SCHEDULER_ROLE, "Arn"]}
 
 
 # --- packaging -------------------------------------------------------------------------------
@@ -180,6 +200,12 @@ def test_every_queue_of_the_stack_is_consumed_by_its_handler_in_the_app():
     assert {q.short: q.handler for q in STACK.queues} == consumers
 
 
+def test_every_role_family_declares_grants_that_exist():
+    families = [iam.API, *(q.short for q in STACK.queues), "runner"]
+    assert set(families) == set(iam.NEEDS), "each queue's consumers need their own NEEDS entry (infra.iam)"
+    assert {need for needs in iam.NEEDS.values() for need in needs} <= set(iam.GRANTS)
+
+
 def test_queue_consumers_may_only_read_their_own_queue(sam):
     assert STACK.queues
     for family in [q.short for q in STACK.queues]:
@@ -197,7 +223,93 @@ def test_state_machine_role_may_send_only_to_the_queues_its_asl_names(sam):
     assert statements[0]["Resource"] == [{"Fn::GetAtt": [storage.queue_id(q), "Arn"]} for q in sorted(named)]
 
 
+def test_scheduler_role_may_only_send_to_the_launch_queue_and_its_dead_letter_queue(cfn):
+    statements = _role_statements(cfn, iam.SCHEDULER_ROLE)
+    assert [s["Action"] for s in statements] == [["sqs:SendMessage"]]
+    assert statements[0]["Resource"] == [{"Fn::GetAtt": [storage.queue_id(STACK.LAUNCH_QUEUE), "Arn"]},
+                                         {"Fn::GetAtt": [storage.dlq_id(STACK.LAUNCH_QUEUE), "Arn"]}]
+    assert "Condition" not in statements[0]
+
+
+def test_only_eventbridge_scheduler_of_this_account_may_assume_the_scheduler_role(cfn):
+    trust = cfn["Resources"][iam.SCHEDULER_ROLE]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+                      "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]
+
+
+def test_schedule_group_is_in_the_template_with_the_stacks_group_name(sam):
+    groups = _resources_of(sam, "AWS::Scheduler::ScheduleGroup")
+    assert {name: g["Properties"]["Name"] for name, g in groups.items()} == {"ScheduleGroup": STACK.schedule_group}
+    assert sam["Outputs"]["ScheduleGroupName"]["Value"] == {"Ref": "ScheduleGroup"}
+
+
+def test_api_and_launch_roles_may_manage_schedules_only_in_the_stacks_group(cfn):
+    group_schedules = {"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:"
+                                  f"schedule/{STACK.schedule_group}/*"}
+    for role in SCHEDULE_ROLES:
+        scheduler = [s for s in _role_statements(cfn, role) if any(a.startswith("scheduler:") for a in s["Action"])]
+        assert {a for s in scheduler for a in s["Action"]} == SCHEDULE_ACTIONS, role
+        assert all(_listed(s["Resource"]) == [group_schedules] for s in scheduler), (role, scheduler)
+
+
+def test_api_and_launch_roles_may_pass_only_the_scheduler_role_and_only_to_scheduler(cfn):
+    for role in SCHEDULE_ROLES:
+        passes = [s for s in _role_statements(cfn, role) if "iam:PassRole" in s["Action"]]
+        to_scheduler = [s for s in passes if "scheduler.amazonaws.com" in json.dumps(s.get("Condition"))]
+        assert [(s["Action"], s["Resource"], s["Condition"]) for s in to_scheduler] == [
+            (["iam:PassRole"], [SCHEDULER_ROLE_ARN], {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}})]
+        # and the Scheduler role goes to no other service
+        assert [s for s in passes if SCHEDULER_ROLE_ARN in _listed(s["Resource"])] == to_scheduler, role
+
+
+def test_no_other_role_may_pass_the_scheduler_role_or_use_eventbridge_scheduler(cfn):
+    for role, statement in _policies(cfn):
+        if role in SCHEDULE_ROLES:
+            continue
+        actions = _listed(statement["Action"])
+        assert not [a for a in actions if a.startswith("scheduler:")], (role, statement)
+        if "iam:PassRole" in actions:
+            assert iam.SCHEDULER_ROLE not in json.dumps(statement["Resource"]), (role, statement)
+            assert "scheduler.amazonaws.com" not in json.dumps(statement.get("Condition")), (role, statement)
+
+
 # --- wiring the code relies on ---------------------------------------------------------------
+
+def test_functions_name_the_launch_queue_its_dead_letter_queue_and_the_scheduler_role(sam):
+    expected = {STACK.LAUNCH_QUEUE_ARN_ENV: {"Fn::GetAtt": [storage.queue_id(STACK.LAUNCH_QUEUE), "Arn"]},
+                STACK.LAUNCH_DLQ_ARN_ENV: {"Fn::GetAtt": [storage.dlq_id(STACK.LAUNCH_QUEUE), "Arn"]},
+                STACK.SCHEDULER_ROLE_ARN_ENV: SCHEDULER_ROLE_ARN}
+    functions = _resources_of(sam, "AWS::Serverless::Function")
+    assert functions
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert {k: variables.get(k) for k in expected} == expected, name
+
+
+def test_local_stack_provisions_the_schedule_group_and_exports_what_the_template_sets():
+    import os
+
+    from chalicelib.local import provision
+
+    with mock_aws():
+        aws.reset()
+        try:
+            provision.provision()
+            provision.provision()  # every start provisions again
+            groups = aws.client("scheduler").list_schedule_groups()["ScheduleGroups"]
+            sqs = aws.client("sqs")
+            queue_arns = {short: sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"],
+                                                          AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                          for short, name in (("queue", STACK.queue(STACK.LAUNCH_QUEUE).name),
+                                              ("dlq", STACK.queue(STACK.LAUNCH_QUEUE).dlq_name))}
+        finally:
+            aws.reset()
+    assert [g["Name"] for g in groups].count(STACK.schedule_group) == 1
+    assert os.environ[STACK.LAUNCH_QUEUE_ARN_ENV] == queue_arns["queue"]
+    assert os.environ[STACK.LAUNCH_DLQ_ARN_ENV] == queue_arns["dlq"]
+    assert os.environ[STACK.SCHEDULER_ROLE_ARN_ENV].startswith("arn:aws:iam::")
+
 
 def test_every_sqs_handler_reports_batch_item_failures(sam):
     import app
@@ -316,6 +428,36 @@ def test_deployed_functions_have_the_settings_and_sqs_event_sources(deployed):
     assert variables["OPSGRAT_RUNNER_BACKEND"] == "ecs"
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
     assert {m["EventSourceArn"].rsplit(":", 1)[1] for m in mappings} >= {STACK.queue("dispatch").name}
+
+
+def _deployed_scheduler_role(deployed) -> dict:
+    resource = boto3.client("cloudformation").describe_stack_resource(
+        StackName=deployed["stack"]["StackName"], LogicalResourceId=iam.SCHEDULER_ROLE)["StackResourceDetail"]
+    return boto3.client("iam").get_role(RoleName=resource["PhysicalResourceId"])["Role"]
+
+
+def test_deployed_functions_name_the_deployed_launch_queues_and_scheduler_role(deployed):
+    sqs = boto3.client("sqs")
+    launch = STACK.queue(STACK.LAUNCH_QUEUE)
+
+    def queue_arn(name: str) -> str:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    config = boto3.client("lambda").get_function_configuration(FunctionName=iam.function_name("api_handler"))
+    variables = config["Environment"]["Variables"]
+    assert variables[STACK.LAUNCH_QUEUE_ARN_ENV] == queue_arn(launch.name)
+    assert variables[STACK.LAUNCH_DLQ_ARN_ENV] == queue_arn(launch.dlq_name)
+    assert variables[STACK.SCHEDULER_ROLE_ARN_ENV] == _deployed_scheduler_role(deployed)["Arn"]
+
+
+def test_deployed_scheduler_role_trusts_only_scheduler_of_the_stacks_account(deployed):
+    role = _deployed_scheduler_role(deployed)
+    document = role["AssumeRolePolicyDocument"]
+    trust = json.loads(document) if isinstance(document, str) else document
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    assert [(s["Principal"], s["Condition"]) for s in trust["Statement"]] == [
+        ({"Service": "scheduler.amazonaws.com"}, {"StringEquals": {"aws:SourceAccount": account}})]
 
 
 def test_create_superuser_script_prints_a_token_that_the_api_accepts(deployed):

@@ -191,6 +191,12 @@ CUSTOM_ROUTES = {
                                                   body=lambda rec: {}, parent_variant="workflow"),
     ("/api/job/job/{id}/deny", "POST"): Custom("job", "deny", "read", 200, also=("template", "execute"),
                                                body=lambda rec: {}, parent_variant="workflow"),
+    ("/api/job/schedule/{id}/preview", "GET"): Custom("schedule", "preview", "read", 200),
+}
+#: (path, method) -> a valid body: routes under a covered family's path that act on no record,
+#: open to every authenticated user (the preview of an unsaved schedule)
+RECORDLESS_ROUTES = {
+    ("/api/job/schedule/preview", "POST"): {"type": "cron", "minute": "0"},
 }
 
 
@@ -604,7 +610,14 @@ def test_every_custom_route_on_a_covered_family_is_classified():
     served = {(doc.path, method) for doc in ROUTES if doc.resource is None and not doc.public
               and any(doc.path.startswith(path + "/") for path in paths) for method in doc.methods}
     assert served, "no custom routes found: is the routing table filled?"
-    assert served == set(CUSTOM_ROUTES)
+    assert served == set(CUSTOM_ROUTES) | set(RECORDLESS_ROUTES)
+
+
+@pytest.mark.parametrize("path, method", sorted(RECORDLESS_ROUTES))
+def test_a_route_on_no_record_serves_any_user_and_no_anonymous_caller(worlds, path, method):
+    actor = worlds.get("missing").actor(Situation("none"))
+    assert actor.api.request(method, path + "/", RECORDLESS_ROUTES[(path, method)]).status_code == 200
+    assert actor.api.as_token(None).request(method, path + "/", RECORDLESS_ROUTES[(path, method)]).status_code == 401
 
 
 @pytest.mark.parametrize("route", [pytest.param(route, id=route.label) for route in matrix_routes()

@@ -49,3 +49,16 @@ def workflow_batch(event) -> dict:
     recognizes a node it has already decided)."""
     return process_partial_response(event=event.to_dict(), record_handler=_workflow_record,
                                     processor=_processor(), context=event.context)
+
+
+def _launch_record(record) -> None:
+    from chalicelib.services.schedules import firing
+
+    firing.handle(json.loads(record.body))
+
+
+def launch_batch(event) -> dict:
+    """Each due schedule handled on its own; failed ones are returned for redelivery (a due time
+    is claimed once, so a redelivery makes no second job)."""
+    return process_partial_response(event=event.to_dict(), record_handler=_launch_record,
+                                    processor=_processor(), context=event.context)

@@ -9,8 +9,10 @@ from chalicelib.api.openapi import page_of, paging_params, ref
 from chalicelib.api.resources import expose
 from chalicelib.services import crud, joblogs, launch, rbac, store
 from chalicelib.services.catalog import job as job_catalog
+from chalicelib.services.catalog import schedule as schedule_catalog
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Bool01, Int, Str
+from chalicelib.services.schedules import preview
 
 bp = Blueprint(__name__)
 
@@ -24,6 +26,8 @@ def _launch(request, principal):
 
 expose(bp, job_catalog.JOBS, create=_launch)
 expose(bp, job_catalog.JOB_LOGS)
+for _resource in (schedule_catalog.SCHEDULES, schedule_catalog.SCHEDULE_USERS, schedule_catalog.SCHEDULE_TEAMS):
+    expose(bp, _resource)
 
 
 def _readable_job(principal, job_id) -> dict:
@@ -157,3 +161,33 @@ endpoint(bp, "/api/job/job/{id}/events", {"GET": _events}, tag="job",
 endpoint(bp, "/api/job/job/{id}/host_summaries", {"GET": _host_summaries}, tag="job",
          docs={"GET": {"summary": "Per-host totals: ok, changed, failures, unreachable, skipped, rescued, ignored",
                        "response": page_of(ref(job_catalog.HOST_SUMMARIES))}})
+
+
+def _preview_saved(request, principal, id):
+    return preview.of_record(principal, id, query_params(request).get("count")), 200
+
+
+def _preview_unsaved(request, principal):
+    return preview.of_fields(parse_body(request), query_params(request).get("count")), 200
+
+
+_RUN_TIME = {"type": "object", "required": ["time", "local", "utc", "shifted"], "properties": {
+    "time": {"type": "integer", "description": "Epoch seconds."},
+    "local": {"type": "string", "description": "ISO 8601 in the schedule's time zone, with its offset."},
+    "utc": {"type": "string", "description": "ISO 8601 in UTC."},
+    "shifted": {"type": "boolean", "description": "The wall time did not exist (daylight saving): it runs this much later."}}}
+_PREVIEW = {"type": "object", "required": ["type", "timezone", "eventbridge", "count", "results"], "properties": {
+    "schedule": {"type": ["integer", "null"]}, "type": {"type": "string"}, "timezone": {"type": "string"},
+    "cron": {"type": ["string", "null"]},
+    "eventbridge": {"type": "object", "description": "The EventBridge Scheduler expression and time zone it becomes.",
+                    "properties": {"expression": {"type": "string"}, "timezone": {"type": "string"}}},
+    "count": {"type": "integer"}, "results": {"type": "array", "items": _RUN_TIME}}}
+_RULE_BODY = {"type": "object", "properties": {f.name: f.openapi(request=True) for f in schedule_catalog.RULE_FIELDS},
+              "description": "The timing fields of a schedule (as POST /api/job/schedule/ takes them); nothing is saved."}
+
+endpoint(bp, "/api/job/schedule/preview", {"POST": _preview_unsaved}, tag="job",
+         docs={"POST": {"summary": "The next runs of an unsaved schedule: its fields are checked as a save checks them",
+                        "request": _RULE_BODY, "response": _PREVIEW, "query": [preview.COUNT]}})
+endpoint(bp, "/api/job/schedule/{id}/preview", {"GET": _preview_saved}, tag="job",
+         docs={"GET": {"summary": "The next runs of a schedule, in its time zone and in UTC (?count=1..100, default 10)",
+                       "response": _PREVIEW, "query": [preview.COUNT]}})

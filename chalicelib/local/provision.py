@@ -7,9 +7,13 @@ import os
 from chalicelib import aws
 from chalicelib.stack import STACK, Stack
 
+#: the Scheduler role schedules name; moto neither checks nor assumes roles
+LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/opsgrat-local-scheduler"
+
 
 def provision(stack: Stack = STACK) -> dict:
-    """Idempotently create every resource; exports state machine ARNs. Returns queue URLs by short name."""
+    """Idempotently create every resource; exports the ARNs code finds in the environment (state
+    machines, the launch queue and its DLQ, the Scheduler role). Returns queue URLs by short name."""
     for model in stack.tables:
         if not model.exists():
             model.create_table(wait=True)
@@ -22,6 +26,11 @@ def provision(stack: Stack = STACK) -> dict:
             "VisibilityTimeout": str(queue.visibility_timeout),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}),
         })["QueueUrl"]
+        if queue.short == stack.LAUNCH_QUEUE:
+            os.environ[stack.LAUNCH_DLQ_ARN_ENV] = dlq_arn
+            os.environ[stack.LAUNCH_QUEUE_ARN_ENV] = sqs.get_queue_attributes(
+                QueueUrl=urls[queue.short], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    _schedule_group(stack)
     s3 = aws.client("s3")
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if stack.bucket not in existing:
@@ -43,3 +52,12 @@ def provision(stack: Stack = STACK) -> dict:
         if machine.arn_env:
             os.environ[machine.arn_env] = arn
     return urls
+
+
+def _schedule_group(stack: Stack) -> None:
+    """The EventBridge Scheduler group the schedules' mirrors go in, and the role they name."""
+    scheduler = aws.client("scheduler")
+    groups = scheduler.list_schedule_groups(NamePrefix=stack.schedule_group)["ScheduleGroups"]
+    if stack.schedule_group not in {g["Name"] for g in groups}:
+        scheduler.create_schedule_group(Name=stack.schedule_group)
+    os.environ[stack.SCHEDULER_ROLE_ARN_ENV] = LOCAL_SCHEDULER_ROLE_ARN

@@ -30,6 +30,7 @@ class LocalStack:
         self.snapshotter = None
         self.admin_token: str | None = None
         self.runners = None
+        self.ticker = None
 
     @property
     def url(self) -> str:
@@ -64,6 +65,10 @@ class LocalStack:
         self.snapshotter.flush()  # the first flush writes a fresh base: the journal starts empty
         self.snapshotter.start()
         self._start_pollers()
+        from chalicelib.local.ticker import Ticker
+
+        self.ticker = Ticker()  # after the pollers: what it sends is handled at once
+        self.ticker.start()
         self._start_http()
         logger.info("local stack started", extra={"url": self.url, "moto": endpoint, "restored": restored,
                                                    "home": str(self.home), "jobs_failed_at_start": orphans})
@@ -111,6 +116,9 @@ class LocalStack:
         if self._http is not None:
             self._http.shutdown()
             self._http.server.server_close()
+        if self.ticker is not None:
+            self.ticker.stop()
+            self.ticker.join(timeout=10)
         for poller in self.pollers:
             poller.stop()
         if self.runners is not None:

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import datetime
 import enum
-import random
 import time
 from collections.abc import Callable
 
 from chalicelib.services import store
-from chalicelib.services.errors import Conflict
 from chalicelib.services.resources import get
 
 
@@ -70,28 +68,8 @@ def heartbeat_seconds() -> int:
 
 def mutate(job_id: int, change: Callable[[dict], bool | None], attempts: int = 10,
            current: dict | None = None) -> dict | None:
-    """Apply `change(job)` with optimistic locking, re-reading on a concurrent write.
-
-    `change` edits the dict in place and returns False to skip the write. Returns the saved job
-    (or the unchanged one when skipped; None when the job is gone). `current` is the job as the
-    caller just read it, to save the first read; a stale one only costs a retry.
-    Writers of one job are few (API, dispatcher, runner), so a conflict retries at once after a
-    short random pause rather than a fixed one: two writers racing at a job's start must not add
-    a visible delay to it.
-    """
-    jobs = get("job")
-    for attempt in range(attempts):
-        job = dict(current) if current is not None and attempt == 0 else store.get("job", job_id)
-        if job is None:
-            return None
-        before = dict(job)
-        if change(job) is False or job == before:
-            return job
-        try:
-            return store.update(jobs, before, job)
-        except Conflict:
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-    raise Conflict(f"job {job_id} is being changed by too many writers")
+    """`store.mutate` on a job: its writers are the API, the dispatcher and the runner."""
+    return store.mutate(get("job"), job_id, change, attempts, current)
 
 
 def expiry(finish_time: int, job_settings: dict | None = None) -> int | None:

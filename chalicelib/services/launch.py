@@ -79,6 +79,23 @@ class JobRequest:
     job_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Origin:
+    """What started a launch other than a user's request: the schedule it stamps on the job
+    (`schedule`, shown as `schedule_name`) and the job id it reserved beforehand (a schedule's
+    fire reserves one per due time, so that a duplicate delivery finds the job, not a new one)."""
+
+    schedule: int | None = None
+    job_id: int | None = None
+
+    def stamp(self) -> dict:
+        return {"schedule": self.schedule} if self.schedule is not None else {}
+
+
+#: a launch a user asked for
+BY_REQUEST = Origin()
+
+
 def state_machine_arn() -> str:
     arn = config.env("OPSGRAT_RUNJOB_ARN")
     if not arn:
@@ -169,8 +186,10 @@ def launch(principal: rbac.Principal, request: JobRequest) -> dict:
     machine = request.state_machine or state_machine_arn()
     job_id = request.job_id or store.next_id("job")
     name = f"job-{job_id}-{uuid.uuid4().hex[:8]}"
-    now = int(time.time())
+    moment = time.time()
+    now = int(moment)
     data = {**request.fields, "id": job_id, "kind": request.kind, "state": JobState.NEW, "ctime": now,
+            "created": jobs.iso(moment),
             "cuser": principal.id, "attached_by": dict(request.attached_by),
             "execution_arn": machine.replace(":stateMachine:", ":execution:", 1) + ":" + name}
     if request.kind == JobKind.WORKFLOW:
@@ -226,15 +245,16 @@ def find_template(payload: dict) -> dict:
     return template
 
 
-def launch_template(principal: rbac.Principal, payload: dict) -> dict:
-    """`POST /api/template/template/run/`: the template's options, with the launch's overrides."""
+def launch_template(principal: rbac.Principal, payload: dict, origin: Origin = BY_REQUEST) -> dict:
+    """`POST /api/template/template/run/` (and a schedule's fire, with its `origin`): the
+    template's options, with the launch's overrides."""
     template = find_template(payload)
     if template.get("template_type") == "workflow":
         from chalicelib.services.workflows import engine
 
-        return engine.launch_workflow(principal, template, payload)
+        return engine.launch_workflow(principal, template, payload, origin=origin)
     data = {name: template.get(name) for name in RUN_FIELDS if name in template}
-    data.update(template=template["id"], module="", arguments="")
+    data.update(template=template["id"], module="", arguments="", **origin.stamp())
     job_fields = get("job").by_name
     for name in ON_LAUNCH:
         if name in payload:
@@ -245,7 +265,7 @@ def launch_template(principal: rbac.Principal, payload: dict) -> dict:
     if not data.get("inventory") and not data.get("inventory_str"):
         raise ValidationError("inventory", "the template has no inventory; give one, or an inventory_str")
     return launch(principal, JobRequest(JobKind.JOB, data, template=template,
-                                        attached_by=dict(template.get("attached_by") or {})))
+                                        attached_by=dict(template.get("attached_by") or {}), job_id=origin.job_id))
 
 
 def launch_command(principal: rbac.Principal, data: dict) -> dict:

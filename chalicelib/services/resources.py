@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 #: ordered permission levels; a higher level includes the lower ones
 LEVELS = {"read": 1, "execute": 2, "write": 3, "admin": 4}
+#: the records table's GSIs idx1..idx3 (`chalicelib.models.records`)
+MAX_INDEXES = 3
 LEVEL_LABELS = {"read": "Read-only", "execute": "Execute", "write": "Read-write & Execute", "admin": "Admin"}
 
 
@@ -95,6 +97,13 @@ class AfterDelete(Protocol):
     def __call__(self, principal: "Principal | None", rec: dict) -> None: ...
 
 
+class Timer(Protocol):
+    """When a record is next due (epoch seconds), or None: kept in the records table's `due`
+    index, which `store.due` reads up to a time (schedules: their next run)."""
+
+    def __call__(self, rec: dict) -> int | None: ...
+
+
 class IndexRows(Protocol):
     """The records of `resource` whose indexed `field_name` equals `value`; one query per
     distinct partition while a delete plan is computed."""
@@ -104,7 +113,7 @@ class IndexRows(Protocol):
 
 class AlsoDeletes(Protocol):
     """The records that must be deleted with `rec` although no indexed on_delete="cascade" field
-    leads to them (a Resource indexes at most two fields)."""
+    leads to them (a Resource indexes at most three fields)."""
 
     def __call__(self, rec: dict, rows: IndexRows) -> Iterable[tuple["Resource", dict]]: ...
 
@@ -130,7 +139,7 @@ class Resource:
     filters: Sequence[str] = ()
     ordering: Sequence[str] = ()
     default_ordering: str = "-id"
-    #: up to two fields whose values are projected into the idx1/idx2 GSIs
+    #: up to three fields whose values are projected into the idx1/idx2/idx3 GSIs
     indexes: Sequence[str] = ()
     #: tuples of fields unique together (enforced with conditional writes, not by reading)
     unique: Sequence[Sequence[str]] = ()
@@ -142,6 +151,8 @@ class Resource:
     also_deletes: AlsoDeletes | None = None
     #: refuses deleting a record for a reason of its own (see CheckDelete)
     check_delete: CheckDelete | None = None
+    #: when a record is next due, kept in the `due` index (see Timer)
+    timer: Timer | None = None
     #: at most one record (job settings)
     singleton: bool = False
     #: clients only list and read it (no POST/PUT/PATCH/DELETE routes; `crud.create` refuses):
@@ -158,8 +169,8 @@ class Resource:
     by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        if len(self.indexes) > 2:
-            raise ValueError(f"{self.family}: at most two indexed fields")
+        if len(self.indexes) > MAX_INDEXES:
+            raise ValueError(f"{self.family}: at most {MAX_INDEXES} indexed fields")
         if self.access.kind == "parent" and self.access.parent_field not in self.indexes:
             raise ValueError(f"{self.family}: parent field must be indexed")
         self.by_name = {f.name: f for f in self.fields}

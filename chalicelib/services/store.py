@@ -13,12 +13,14 @@ import datetime
 import functools
 import json
 import os
-from collections.abc import Iterable, Iterator
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.models import Counter, Record
@@ -71,11 +73,40 @@ def scan_index(resource: Resource, field_name: str, value: Any, ascending: bool 
     """Records of `resource` whose indexed field equals `value`, in id order; `page_size` keeps
     the first reads small when the caller may stop early."""
     position = list(resource.indexes).index(field_name)
-    index = Record.by_idx1 if position == 0 else Record.by_idx2
+    index = (Record.by_idx1, Record.by_idx2, Record.by_idx3)[position]
     key = resource.index_key(position, value)
     for item in index.query(key, scan_index_forward=ascending, limit=limit,
                             page_size=page_size or (limit if limit and limit < 1000 else None)):
         yield _to_dict(item)
+
+
+def due(resource: Resource, until: int, limit: int | None = None) -> Iterator[Rec]:
+    """Records of `resource` whose timer is at or before `until`, soonest first: one query on the
+    sparse `due` index, so the cost follows what is due, not how many records exist."""
+    for item in Record.by_due.query(resource.family, range_key_condition=Record.due_at <= until, limit=limit):
+        yield _to_dict(item)
+
+
+def claim(partition: str, number: int, body: dict, expires: int) -> tuple[bool, dict]:
+    """First writer wins: store `body` under (partition, number) unless an item is there already.
+    Returns whether this call stored it, and the body stored. For "once per key" decisions
+    (a schedule's due time) that must hold across duplicate deliveries; the item expires (TTL)."""
+    item = Record(partition, number, body=json.dumps(body, separators=(",", ":")),
+                  expires=datetime.datetime.fromtimestamp(expires, tz=datetime.UTC))
+    try:
+        item.save(condition=Record.family.does_not_exist())
+        return True, body
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+    return False, json.loads(Record.get(partition, number, consistent_read=True).body)
+
+
+def settle_claim(partition: str, number: int, body: dict) -> None:
+    """Replace the body of a claimed item (what the claim decided)."""
+    item = Record.get(partition, number, consistent_read=True)  # its version guards the save
+    item.body = json.dumps(body, separators=(",", ":"))
+    item.save()
 
 
 def count(partition: str) -> int:
@@ -137,6 +168,9 @@ def _item(resource: Resource, rec: Rec) -> Record:
     for position, field_name in enumerate(resource.indexes):
         value = rec.get(field_name)
         setattr(item, f"idx{position + 1}", None if value is None else resource.index_key(position, value))
+    when = resource.timer(rec) if resource.timer else None
+    if when is not None:
+        item.due, item.due_at = resource.family, int(when)
     if rec.get("_expires"):
         item.expires = datetime.datetime.fromtimestamp(rec["_expires"], tz=datetime.UTC)
     if rec.get("_version") is not None:
@@ -219,6 +253,30 @@ def update(resource: Resource, old: Rec, new: Rec) -> Rec:
         _raise_for(exc, unique_at)
     new["_version"] = (old["_version"] or 0) + 1
     return new
+
+
+def mutate(resource: Resource, record_id: int, change: Callable[[Rec], bool | None], attempts: int = 10,
+           current: Rec | None = None) -> Rec | None:
+    """Apply `change(rec)` with optimistic locking, re-reading on a concurrent write.
+
+    `change` edits the dict in place and returns False to skip the write. Returns the saved
+    record (or the unchanged one when skipped; None when it is gone). `current` is the record as
+    the caller just read it, to save the first read; a stale one only costs a retry. Writers of
+    one record are few (the API, a handler, a runner), so a conflict retries at once after a
+    short random pause rather than a fixed one: two writers racing must not add a visible delay.
+    """
+    for attempt in range(attempts):
+        rec = dict(current) if current is not None and attempt == 0 else get(resource.family, record_id)
+        if rec is None:
+            return None
+        before = dict(rec)
+        if change(rec) is False or rec == before:
+            return rec
+        try:
+            return update(resource, before, rec)
+        except Conflict:
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+    raise Conflict(f"{resource.family} {record_id} is being changed by too many writers")
 
 
 #: DynamoDB's limit on the actions of one TransactWriteItems call

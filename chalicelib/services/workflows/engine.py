@@ -59,7 +59,7 @@ START_NODE = Int("node", default=None, minimum=1, description="Start the run at 
 
 
 def launch_workflow(principal: rbac.Principal, template: dict, payload: dict, parent: dict | None = None,
-                    vouch: bool | None = None) -> dict:
+                    vouch: bool | None = None, origin: launch.Origin = launch.BY_REQUEST) -> dict:
     """`POST /api/template/template/run/` on a workflow template (or a workflow node): the template's
     `inventory`, `limit` and `variables`, overridden by the request's, apply to every node.
     `vouch` None: vouchers count unless the request brings overrides of its own."""
@@ -69,7 +69,8 @@ def launch_workflow(principal: rbac.Principal, template: dict, payload: dict, pa
         raise ValidationError("node", f"no node {start} in workflow {template['id']}")
     job_fields = get("job").by_name
     fields: dict[str, Any] = {"template": template["id"], "job_type": "run", "forks": 0, "verbosity": 0,
-                              "inventory": template.get("inventory"), "limit": template.get("limit") or ""}
+                              "inventory": template.get("inventory"), "limit": template.get("limit") or "",
+                              **origin.stamp()}
     for name in ("inventory", "inventory_str", "limit"):
         if name in payload:
             fields[name] = job_fields[name].parse(payload[name])
@@ -80,12 +81,13 @@ def launch_workflow(principal: rbac.Principal, template: dict, payload: dict, pa
     if vouch is None:
         vouch = not any(payload.get(name) not in (None, "") for name in WORKFLOW_OVERRIDES)
     return start_workflow(principal, template, graph, fields, attached_by, vouch=vouch, current=True,
-                          force=start if start not in (None, graph.start()) else None, parent=parent)
+                          force=start if start not in (None, graph.start()) else None, parent=parent,
+                          job_id=origin.job_id)
 
 
 def start_workflow(principal: rbac.Principal, template: dict, graph: Graph, fields: dict, attached_by: dict,
                    vouch: bool, current: bool = False, force: int | None = None, reuse: dict | None = None,
-                   parent: dict | None = None, extra: dict | None = None) -> dict:
+                   parent: dict | None = None, extra: dict | None = None, job_id: int | None = None) -> dict:
     """Store and start one workflow job running `graph` (launch's door, with the workflow's machine)."""
     if graph.start() is None:
         raise ValidationError("id", f"workflow {template['id']} has no start node")
@@ -99,7 +101,7 @@ def start_workflow(principal: rbac.Principal, template: dict, graph: Graph, fiel
     request = launch.JobRequest(JobKind.WORKFLOW, data, template=template, attached_by=attached_by,
                                 vouch=vouch,
                                 state_machine=machines.machine_for(template, graph, current),
-                                job_id=(parent or {}).get("job_id"))
+                                job_id=(parent or {}).get("job_id") or job_id)
     return launch.launch(principal, request)
 
 

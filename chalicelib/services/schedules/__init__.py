@@ -1,0 +1,1 @@
+"""Schedules: when they are due, their EventBridge Scheduler mirror, and firing them."""
