@@ -80,3 +80,49 @@ def test_a_table_copied_outside_a_transaction_is_a_real_copy(aws_mock):
     table = next(iter(dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables.values()))
     clone = copy.deepcopy(table)
     assert clone is not table and clone.items is not table.items
+
+
+def _due_ids(until: int) -> list[int]:
+    from chalicelib.services import store
+    from chalicelib.services.resources import get
+
+    return [rec["id"] for rec in store.due(get("schedule"), until)]
+
+
+def _schedule(next_time: int | None, enabled: int = 1) -> dict:
+    from chalicelib.services import store
+    from chalicelib.services.resources import get
+
+    return store.create(get("schedule"), {"name": "s", "template": 1, "type": "cron", "minute": "", "hour": "",
+                                          "day": "", "month": "", "week": "", "timezone": "UTC", "enabled": enabled,
+                                          "start_time": 0, "next_time": next_time, "max_delay": 600})
+
+
+def test_a_sparse_index_query_answers_as_moto_would_after_every_kind_of_write(aws_mock):
+    from chalicelib.services import store
+    from chalicelib.services.resources import get
+
+    early, late = _schedule(100), _schedule(300)
+    _schedule(None)  # not in the index
+    _schedule(50, enabled=0)  # not in the index either
+    assert _due_ids(200) == [early["id"]]
+    assert _due_ids(300) == [early["id"], late["id"]]
+    moved = store.update(get("schedule"), late, {**late, "next_time": 150})
+    assert _due_ids(200) == [early["id"], late["id"]]
+    store.update(get("schedule"), moved, {**moved, "next_time": None})
+    assert _due_ids(10**6) == [early["id"]]
+    store.delete(get("schedule"), store.get("schedule", early["id"]))
+    assert _due_ids(10**6) == []
+
+
+def test_a_sparse_index_query_reads_only_the_items_in_its_key_range(aws_mock, monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    for n in range(40):
+        _schedule(1000 + n)
+    _due_ids(0)  # the first query builds the index from one walk of the table
+    seen = []
+    real_get = Table.get_item
+    monkeypatch.setattr(Table, "get_item", lambda self, *a, **kw: seen.append(a) or real_get(self, *a, **kw))
+    assert len(_due_ids(1002)) == 3
+    assert len(seen) == 3, "the query read the three items up to 1002, not the 40 in the index"

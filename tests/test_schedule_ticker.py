@@ -173,3 +173,4 @@ def test_a_schedule_restored_from_the_local_snapshot_is_still_due(api, template,
     assert snapshot.restore(tmp_path)
     url = aws.client("sqs").get_queue_url(QueueName=STACK.queue(STACK.LAUNCH_QUEUE).name)["QueueUrl"]
     assert _tick(sched["next_time"], url).sent == [(sched["id"], sched["next_time"])]
+

@@ -19,7 +19,13 @@ and the change tracking that its persistence needs to stay cheap.
    through `put_item`/`update_item`/`delete_item`, and CopyObject, multipart completion and
    DeleteObjects through `put_object`/`delete_object`, so those are the methods watched.
    Callbacks run inside the write lock: they must be quick and must not wait on other threads.
-4. **Step Functions calls back with the stack's key.** Its interpreter's clients use a fixed
+4. **Sparse indexes are read, not walked.** moto answers a query on a global secondary index by
+   walking every item of the table, and every record family lives in one table. For the sparse
+   indexes of SPARSE_INDEXES (the `due` index the schedule ticker reads every second, carried
+   by a few records) we keep the keys of the items that carry the index's key attribute, updated
+   by every write, and a query on such an index reads only those: its cost follows what the
+   index holds, as on DynamoDB.
+5. **Step Functions calls back with the stack's key.** Its interpreter's clients use a fixed
    access key; the local stack's moto server admits only its own (`use_credentials`).
 
 `apply()` is idempotent; the local stack calls it before moto starts and the tests call it
@@ -27,14 +33,18 @@ around their in-process mock, so both run the same code.
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import copy
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.s3.models import S3Backend
 
@@ -46,6 +56,10 @@ _copy_by_reference = threading.local()
 _applied = False
 _item_listeners: list[ItemListener] = []
 _object_listeners: list[ObjectListener] = []
+#: global secondary indexes that few items carry (`chalicelib.models.records`: `due`), by name
+SPARSE_INDEXES = frozenset({"due"})
+#: the items one query on a sparse index may see (per thread: moto's server is threaded)
+_query_scope = threading.local()
 
 
 def apply() -> None:
@@ -59,6 +73,8 @@ def apply() -> None:
     DynamoDBBackend.put_item = _serialized(DynamoDBBackend.put_item, _put_item_key)
     DynamoDBBackend.update_item = _serialized(DynamoDBBackend.update_item, _given_key)
     DynamoDBBackend.delete_item = _serialized(DynamoDBBackend.delete_item, _given_key)
+    Table.query = _sparse_query(Table.query)
+    Table.all_items = _scoped_items(Table.all_items)
     S3Backend.put_object = _serialized_object_write(S3Backend.put_object)
     S3Backend.delete_object = _serialized_object_write(S3Backend.delete_object)
 
@@ -101,11 +117,11 @@ def _serialized(method, key_of: Callable[[Table, dict], dict]):
     def write(self: DynamoDBBackend, table_name: str, item_or_key: dict, *args, **kwargs):
         with _WRITES:
             result = method(self, table_name, item_or_key, *args, **kwargs)
-            if _item_listeners:
-                table = self.get_table(table_name)  # the name may be an ARN
-                key = key_of(table, item_or_key)
-                for listener in list(_item_listeners):
-                    listener(table.name, key)
+            table = self.get_table(table_name)  # the name may be an ARN
+            key = key_of(table, item_or_key)
+            _track_sparse(table, key)
+            for listener in list(_item_listeners):
+                listener(table.name, key)
             return result
 
     return write
@@ -122,6 +138,129 @@ def _serialized_object_write(method):
             return result
 
     return write
+
+
+@dataclass
+class _SparseIndex:
+    """The items of one table that carry a sparse index's keys, in the index's key order:
+    `entries` sorted by (hash value, range value, n); `keys` maps an item's primary key to its
+    entry and `by_entry` back."""
+
+    hash_attr: str
+    range_attr: str
+    entries: list = field(default_factory=list)
+    keys: dict = field(default_factory=dict)
+    by_entry: dict = field(default_factory=dict)
+    _counter: itertools.count = field(default_factory=itertools.count)
+
+    def entry(self, item) -> tuple | None:
+        hash_value, range_value = item.attrs.get(self.hash_attr), item.attrs.get(self.range_attr)
+        if hash_value is None or range_value is None:
+            return None  # DynamoDB indexes only the items that carry both keys
+        return (str(hash_value.value), _order(range_value), next(self._counter))
+
+    def put(self, key: tuple, item) -> None:
+        self.remove(key)
+        entry = self.entry(item) if item is not None else None
+        if entry is not None:
+            bisect.insort(self.entries, entry)
+            self.keys[key] = entry
+            self.by_entry[entry] = key
+
+    def remove(self, key: tuple) -> None:
+        entry = self.keys.pop(key, None)
+        if entry is not None:
+            self.entries.pop(bisect.bisect_left(self.entries, entry))
+            del self.by_entry[entry]
+
+    def candidates(self, hash_key, comparison: str | None, values: list) -> list[tuple]:
+        """Primary keys of the items a query (hash = `hash_key`, range `comparison` `values`)
+        may match: a superset, which moto's own query then filters exactly."""
+        h = str(hash_key.value)
+        low, high = (h, _LOWEST), (h, _HIGHEST)
+        comparison = _COMPARISONS.get(comparison or "", comparison)
+        if comparison in ("LT", "LE", "EQ") and values:
+            high = (h, _order(values[0]), _HIGHEST)
+        if comparison in ("GT", "GE", "EQ") and values:
+            low = (h, _order(values[0]))
+        if comparison == "BETWEEN" and len(values) == 2:
+            low, high = (h, _order(values[0])), (h, _order(values[1]), _HIGHEST)
+        start, stop = bisect.bisect_left(self.entries, low), bisect.bisect_right(self.entries, high)
+        return [self.by_entry[e] for e in self.entries[start:stop]]
+
+
+class _Highest:
+    """Sorts after every value (an open upper bound in a bisect)."""
+
+    def __lt__(self, other) -> bool:
+        return False
+
+    def __gt__(self, other) -> bool:
+        return True
+
+
+_HIGHEST = _Highest()
+#: the operators moto's key conditions arrive as, by their ComparisonOperator names
+_COMPARISONS = {"<": "LT", "<=": "LE", "=": "EQ", ">": "GT", ">=": "GE"}
+_LOWEST = (float("-inf"),)
+
+
+def _order(value) -> tuple:
+    """A range key value as something that sorts as DynamoDB sorts it: numbers by value."""
+    return (float(value.value),) if value.type == "N" else (str(value.value),)
+
+
+def _sparse(table: Table, index_name: str) -> _SparseIndex:
+    """The table's sparse index: found by one walk of the table the first time it is queried,
+    then kept by every write (`_track_sparse`)."""
+    indexes = table.__dict__.setdefault("_sparse_indexes", {})
+    if index_name not in indexes:
+        schema = {k["KeyType"]: k["AttributeName"] for k in table.get_index(index_name).schema}
+        index = _SparseIndex(schema["HASH"], schema.get("RANGE") or table.range_key_attr)
+        for item in Table.all_items.__wrapped__(table):
+            index.put((item.hash_key, item.range_key), item)
+        indexes[index_name] = index
+    return indexes[index_name]
+
+
+def _track_sparse(table: Table, key: dict) -> None:
+    indexes = table.__dict__.get("_sparse_indexes")
+    if not indexes:
+        return
+    hash_key = DynamoType(key[table.hash_key_attr])
+    range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    item = table.get_item(hash_key, range_key)
+    for index in indexes.values():
+        index.put((hash_key, range_key), item)
+
+
+def _sparse_query(query):
+    @functools.wraps(query)
+    def sparse_query(self: Table, hash_key, range_comparison, range_objs, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[4] if len(args) > 4 else None)
+        if index_name not in SPARSE_INDEXES or not any(i.name == index_name for i in self.global_indexes):
+            return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
+        with _WRITES:  # the index and the items it names, as of one moment
+            keys = _sparse(self, index_name).candidates(hash_key, range_comparison, range_objs or [])
+            items = [self.get_item(h, r) for h, r in keys]
+        _query_scope.table, _query_scope.items = self, [i for i in items if i is not None]
+        try:
+            return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
+        finally:
+            _query_scope.table = _query_scope.items = None
+
+    return sparse_query
+
+
+def _scoped_items(all_items):
+    """`Table.all_items`, or during a sparse index query (`_sparse_query`) the items it may see."""
+    @functools.wraps(all_items)
+    def scoped_items(self: Table):
+        if getattr(_query_scope, "table", None) is self:
+            return list(_query_scope.items)
+        return all_items(self)
+
+    return scoped_items
 
 
 def _table_deepcopy(self: Table, memo: dict) -> Table:
