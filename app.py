@@ -1,12 +1,12 @@
 """OpsGrat Serverless: the Chalice app. This file only wires blueprints and event handlers."""
 from chalice import Chalice
 
-from chalicelib.api import auth, job, openapi, project, sync, system, template
+from chalicelib.api import auth, job, notification, openapi, project, sync, system, template
 from chalicelib.stack import STACK
 
 app = Chalice(app_name="opsgrat")
 
-for blueprint in (auth.bp, system.bp, project.bp, sync.bp, template.bp, job.bp, openapi.bp):
+for blueprint in (auth.bp, system.bp, project.bp, sync.bp, template.bp, job.bp, notification.bp, openapi.bp):
     app.register_blueprint(blueprint)
 
 
@@ -32,3 +32,11 @@ def scheduled_launch(event):
     from chalicelib.api.events import launch_batch
 
     return launch_batch(event)
+
+
+@app.on_sqs_message(queue=STACK.queue("notify").name, batch_size=STACK.queue("notify").batch_size)
+def notify(event):
+    """Job state events from the event bus: send the notifications bound to the job's template."""
+    from chalicelib.api.events import notify_batch
+
+    return notify_batch(event)

@@ -75,6 +75,13 @@ class Stack:
     SCHEDULER_ROLE_ARN_ENV = "OPSGRAT_SCHEDULER_ROLE_ARN"
     #: where Scheduler puts a delivery it gave up on: the launch queue's dead-letter queue
     LAUNCH_DLQ_ARN_ENV = "OPSGRAT_LAUNCH_DLQ_ARN"
+    #: the queue the job-events rule of the event bus sends to (`chalicelib.services.notifications`)
+    NOTIFY_QUEUE = "notify"
+    #: the `source` and `detail-type` of the job state events put on the bus
+    EVENT_SOURCE = "opsgrat"
+    JOB_EVENT = "Job State Change"
+    #: the Id of the job-events rule's one target, the notify queue
+    JOB_EVENTS_TARGET = "notify-queue"
 
     @property
     def tables(self):
@@ -91,6 +98,19 @@ class Stack:
     @property
     def kms_alias(self) -> str:
         return f"alias/{config.resource_name('secrets')}"
+
+    @property
+    def event_bus(self) -> str:
+        """The EventBridge bus job state events go on (started, final)."""
+        return config.resource_name("events")
+
+    @property
+    def job_events_rule(self) -> str:
+        """The bus's rule that sends job state events to the notify queue."""
+        return config.resource_name("job-events")
+
+    def job_event_pattern(self) -> dict:
+        return {"source": [self.EVENT_SOURCE], "detail-type": [self.JOB_EVENT]}
 
     @property
     def schedule_group(self) -> str:
@@ -113,6 +133,8 @@ STACK = Stack(
         Queue("workflow", handler="workflow_step", local_workers=8, batch_size=1),
         # due schedules: one message per (schedule, scheduled time) (`chalicelib.services.schedules.firing`)
         Queue("launch", handler="scheduled_launch", local_workers=2, batch_size=5),
+        # job state events from the bus: render and send the bound notifications (retries inside)
+        Queue("notify", handler="notify", local_workers=2, batch_size=5, visibility_timeout=300),
     ),
     state_machines=(
         StateMachine("run-job", "run_job.asl.json", queue_urls=(("DispatchQueueUrl", "dispatch"),),

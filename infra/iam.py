@@ -1,5 +1,6 @@
 """Least-privilege IAM: one role per Lambda function family, the runner task, its execution role,
-the state machines and EventBridge Scheduler.
+the state machines and EventBridge Scheduler. (EventBridge sends the job events to the notify
+queue with that queue's resource policy, `infra.storage.notify_queue_policies`, not a role.)
 
 Each role is a list of named *grants* (`NEEDS`), and each grant names its resources. The only
 `"Resource": "*"` statements are for actions that AWS does not scope to a resource at all:
@@ -21,15 +22,21 @@ UNSCOPED_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:
 
 #: what each principal needs; the keys of GRANTS
 NEEDS: dict[str, tuple[str, ...]] = {
+    # every family that moves a job to running or to a final state puts the job's state event on
+    # the bus (`job_events`): the API (cancel), dispatch, workflow, launch and the runner
     API: ("tables", "kms_encrypt", "kms_decrypt", "run_jobs", "workflow_machines", "stop_runner", "task_tokens",
-          "job_logs_write", "job_logs_read", "artifacts_read", "schedules"),
-    "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write"),
+          "job_logs_write", "job_logs_read", "artifacts_read", "schedules", "job_events"),
+    "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write", "job_events"),
     # launches node jobs (RunJob) and nested workflows (their machines), settles node tokens
-    "workflow": ("tables", "run_jobs", "workflow_machines", "task_tokens", "job_logs_write"),
+    "workflow": ("tables", "run_jobs", "workflow_machines", "task_tokens", "job_logs_write", "job_events"),
     # launches due schedules' jobs and workflows (never decrypts: the runner does), and re-arms or
     # removes the schedules' EventBridge mirrors as it goes
-    "launch": ("tables", "run_jobs", "workflow_machines", "job_logs_write", "schedules"),
-    "runner": ("runner_tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write"),
+    "launch": ("tables", "run_jobs", "workflow_machines", "job_logs_write", "schedules", "job_events"),
+    # sends the notifications bound to a job's template: reads the job and the bindings, decrypts
+    # the channels' secrets (never encrypts: the API stores them), records deliveries, and
+    # publishes to SNS topics; its SMTP and webhook calls need no IAM
+    "notify": ("tables", "kms_decrypt", "notify_sns"),
+    "runner": ("runner_tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write", "job_events"),
 }
 
 #: the role EventBridge Scheduler assumes to deliver due schedules (`scheduler_role`)
@@ -129,6 +136,18 @@ def _schedules() -> list[dict]:
                       StringEquals={"iam:PassedToService": SCHEDULER_SERVICE})]
 
 
+def _job_events() -> list[dict]:
+    """Job state events go on the installation's bus only (`STACK.event_bus`): a role that could
+    put events on another bus (the account's default one) could reach rules that are not ours."""
+    return [statement(["events:PutEvents"], [arn(storage.EVENT_BUS)], "PutJobEvents")]
+
+
+def _notify_sns() -> list[dict]:
+    """A notification may name any SNS topic of the account (its channel settings hold the topic
+    ARN), so Publish is scoped to the account's topics in this region, not to one topic."""
+    return [statement(["sns:Publish"], [service_arn("sns", "*")], "PublishNotifications")]
+
+
 GRANTS: dict[str, Callable[[], list[dict]]] = {
     "tables": _tables,
     "runner_tables": _runner_tables,
@@ -152,6 +171,8 @@ GRANTS: dict[str, Callable[[], list[dict]]] = {
     "artifacts_read": lambda: [statement(["s3:GetObject", "s3:DeleteObject"], [_objects()], "ReadArtifacts")],
     "artifacts_write": lambda: [statement(["s3:PutObject", "s3:GetObject"], [_objects()], "WriteArtifacts")],
     "schedules": _schedules,
+    "job_events": _job_events,
+    "notify_sns": _notify_sns,
 }
 
 

@@ -1,5 +1,6 @@
-"""Where data and messages live: tables, queues, the artifacts bucket, the KMS key, log groups and
-the EventBridge Scheduler group that holds the schedules' mirrors.
+"""Where data and messages live: tables, queues, the artifacts bucket, the KMS key, log groups,
+the EventBridge Scheduler group that holds the schedules' mirrors, and the event bus whose rule
+sends job state events to the notify queue.
 
 Tables and data stores are `Retain`ed: deleting the stack must never delete an installation's
 jobs, credentials or the key that decrypts them (the README's teardown removes them explicitly).
@@ -158,8 +159,67 @@ def schedule_group() -> dict:
     return {"ScheduleGroup": {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": STACK.schedule_group}}}
 
 
+#: logical ids of the job events' bus, its rule and what lets the rule send to the notify queue
+EVENT_BUS = "EventBus"
+JOB_EVENTS_RULE = "JobEventsRule"
+
+
+def event_bus() -> dict:
+    """The bus the code that moves jobs puts their state events on (`STACK.event_bus`).
+
+    Not retained: it holds no data (an event lives only until its rule delivers it), and the
+    roles that may put events on it are scoped to its ARN (`infra.iam`).
+    """
+    return {EVENT_BUS: {"Type": "AWS::Events::EventBus", "Properties": {"Name": STACK.event_bus}}}
+
+
+def job_events_rule() -> dict:
+    """The bus's rule that sends job state events (`STACK.job_event_pattern()`) to the notify queue.
+
+    What EventBridge cannot deliver goes to the notify queue's dead-letter queue, the one its
+    consumer's failures end up in too: a redrive to the notify queue handles both the same way.
+    The rule names its bus by `GetAtt Name` (moto's CloudFormation resolves a bus's `Ref` to no
+    name, so the deploy test could not create the rule).
+    """
+    notify = STACK.NOTIFY_QUEUE
+    return {JOB_EVENTS_RULE: {"Type": "AWS::Events::Rule", "Properties": {
+        "Name": STACK.job_events_rule,
+        "Description": "OpsGrat job state changes -> the notify queue",
+        "EventBusName": {"Fn::GetAtt": [EVENT_BUS, "Name"]},
+        "EventPattern": STACK.job_event_pattern(),
+        "State": "ENABLED",
+        "Targets": [{"Id": STACK.JOB_EVENTS_TARGET, "Arn": arn(queue_id(notify)),
+                     "DeadLetterConfig": {"Arn": arn(dlq_id(notify))}}],
+    }}}
+
+
+def queue_policy_id(queue_logical_id: str) -> str:
+    return queue_logical_id + "Policy"
+
+
+def notify_queue_policies() -> dict:
+    """EventBridge delivers to SQS with the queue's resource policy, not a role: the notify queue
+    (the rule's target) and its DLQ (the target's DeadLetterConfig) admit `events.amazonaws.com`,
+    and only on behalf of the job events rule (`aws:SourceArn`), so no other rule, bus or account
+    can put messages on them."""
+    out = {}
+    for queue in (queue_id(STACK.NOTIFY_QUEUE), dlq_id(STACK.NOTIFY_QUEUE)):
+        out[queue_policy_id(queue)] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "Queues": [ref(queue)],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "JobEventsRuleSends", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": arn(queue),
+                "Condition": {"ArnEquals": {"aws:SourceArn": arn(JOB_EVENTS_RULE)}}}]},
+        }}
+    return out
+
+
+def job_events() -> dict:
+    return {**event_bus(), **job_events_rule(), **notify_queue_policies()}
+
+
 def resources() -> dict:
     out = {table_id(model): table(model) for model in STACK.tables}
-    for part in (queues(), artifacts(), key(), log_groups(), schedule_group()):
+    for part in (queues(), artifacts(), key(), log_groups(), schedule_group(), job_events()):
         out.update(part)
     return out

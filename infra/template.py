@@ -3,10 +3,11 @@
 Usage: `python -m infra.template build/merge.json` (what `make package` runs).
 
 It adds every resource of `chalicelib.stack.STACK` (tables from the PynamoDB models, queues + DLQs,
-bucket, key, log groups, the schedule group, state machines from their ASL files), the runner's ECS
-cluster and task definition, and the IAM roles; and it patches each Chalice function with its
-family's role, its fixed name, the environment the code reads (`chalicelib.config`) and, for SQS
-handlers, `ReportBatchItemFailures` (which Chalice cannot express).
+bucket, key, log groups, the schedule group, the job events' bus and its rule to the notify queue,
+state machines from their ASL files), the runner's ECS cluster and task definition, and the IAM
+roles; and it patches each Chalice function with its family's role, its fixed name, the
+environment the code reads (`chalicelib.config`) and, for SQS handlers, `ReportBatchItemFailures`
+(which Chalice cannot express).
 """
 from __future__ import annotations
 
@@ -132,6 +133,7 @@ def build(app) -> dict:
         "RunnerRepositoryName": {"Value": iam.runner_repository()},
         "InstallationPrefix": {"Value": config.prefix()},
         "ScheduleGroupName": {"Value": ref("ScheduleGroup")},
+        "EventBusName": {"Value": {"Fn::GetAtt": [storage.EVENT_BUS, "Name"]}},
     }
     for machine in STACK.state_machines:
         outputs[compute.machine_id(machine) + "Arn"] = {"Value": ref(compute.machine_id(machine))}

@@ -443,6 +443,7 @@ def main(argv: list[str]) -> int:
         heartbeat.stop()
         heartbeat.report(job_id, (final or {}).get("state", JobState.CANCELED))
         return 0
+    jobs.announce(job, "started")
     stream = EventStream(job_id)
     try:
         outcome = _run(job, stream, should_cancel, settings)

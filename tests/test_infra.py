@@ -10,6 +10,9 @@ Types moto's CloudFormation cannot create are removed from the moto copy only (a
   AWS::Scheduler::ScheduleGroup not implemented (moto's scheduler API has groups, its CloudFormation
                                 does not); the template tests check the group, the deployed ones
                                 what names it (the Scheduler role, the functions' settings)
+  AWS::SQS::QueuePolicy         not implemented (the notify queue's and its DLQ's: only the job
+                                events rule may send); the template tests check the policies (moto
+                                evaluates none anyway), the deployed ones the bus, rule and target
 cfn-lint still checks all of them.
 """
 from __future__ import annotations
@@ -37,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASL_FILES = sorted((ROOT / "infra" / "asl").glob("*.json"))
 ASL_VALIDATOR = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "asl-validator"
 MOTO_SKIPPED = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy",
-                "AWS::Scheduler::ScheduleGroup"}
+                "AWS::Scheduler::ScheduleGroup", "AWS::SQS::QueuePolicy"}
 #: OPSGRAT_* variables code may read that the deployed functions need not set (local stack only,
 #: or read with a default)
 OPTIONAL_ENV = {"OPSGRAT_HOME", "OPSGRAT_PORT", "OPSGRAT_API_URL", "OPSGRAT_HEARTBEAT_SECONDS",
@@ -112,6 +115,11 @@ SCHEDULE_ROLES = {iam.role_id(iam.API), iam.role_id(STACK.LAUNCH_QUEUE)}
 SCHEDULE_ACTIONS = {"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
                     "scheduler:GetSchedule"}
 SCHEDULER_ROLE_ARN = {"Fn::GetAtt": [iam.SCHEDULER_ROLE, "Arn"]}
+
+#: the roles of what moves jobs to running or to a final state, which put the job state events
+JOB_EVENT_ROLES = {iam.role_id(f) for f in (iam.API, "dispatch", "workflow", "launch")} | {"RunnerTaskRole"}
+EVENT_BUS_ARN = {"Fn::GetAtt": [storage.EVENT_BUS, "Arn"]}
+NOTIFY_ROLE = iam.role_id(STACK.NOTIFY_QUEUE)
 
 
 # --- packaging -------------------------------------------------------------------------------
@@ -274,6 +282,72 @@ def test_no_other_role_may_pass_the_scheduler_role_or_use_eventbridge_scheduler(
             assert "scheduler.amazonaws.com" not in json.dumps(statement.get("Condition")), (role, statement)
 
 
+def test_event_bus_and_job_events_rule_have_the_stacks_names(sam):
+    buses = _resources_of(sam, "AWS::Events::EventBus")
+    rules = _resources_of(sam, "AWS::Events::Rule")
+    assert {name: b["Properties"]["Name"] for name, b in buses.items()} == {storage.EVENT_BUS: STACK.event_bus}
+    assert {name: r["Properties"]["Name"] for name, r in rules.items()} == {storage.JOB_EVENTS_RULE: STACK.job_events_rule}
+    assert rules[storage.JOB_EVENTS_RULE]["Properties"]["EventBusName"] == {"Fn::GetAtt": [storage.EVENT_BUS, "Name"]}
+    assert "DeletionPolicy" not in buses[storage.EVENT_BUS]  # it holds no data
+
+
+def test_job_events_rule_matches_the_stacks_job_event_pattern(sam):
+    rule = sam["Resources"][storage.JOB_EVENTS_RULE]["Properties"]
+    assert rule["EventPattern"] == STACK.job_event_pattern()
+    assert rule["EventPattern"] == {"source": [STACK.EVENT_SOURCE], "detail-type": [STACK.JOB_EVENT]}
+    assert rule["State"] == "ENABLED"
+
+
+def test_job_events_rule_sends_only_to_the_notify_queue(sam):
+    targets = sam["Resources"][storage.JOB_EVENTS_RULE]["Properties"]["Targets"]
+    assert [(t["Id"], t["Arn"]) for t in targets] == [
+        (STACK.JOB_EVENTS_TARGET, {"Fn::GetAtt": [storage.queue_id(STACK.NOTIFY_QUEUE), "Arn"]})]
+    # what EventBridge cannot deliver waits in the notify queue's DLQ (a redrive handles it as usual)
+    assert targets[0]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [storage.dlq_id(STACK.NOTIFY_QUEUE), "Arn"]}}
+
+
+def test_only_the_job_events_rule_may_send_to_the_notify_queue(cfn):
+    rule_arn = {"Fn::GetAtt": [storage.JOB_EVENTS_RULE, "Arn"]}
+    notify_queues = {storage.queue_id(STACK.NOTIFY_QUEUE), storage.dlq_id(STACK.NOTIFY_QUEUE)}
+    policies = _resources_of(cfn, "AWS::SQS::QueuePolicy").values()
+    by_queue = {q["Ref"]: p["Properties"]["PolicyDocument"]["Statement"] for p in policies for q in p["Properties"]["Queues"]}
+    # the rule's target and its dead-letter queue have a policy, and no other queue has one
+    assert set(by_queue) == notify_queues
+    for queue, statements in by_queue.items():
+        assert [(s["Effect"], s["Principal"], s["Action"], s["Resource"], s["Condition"]) for s in statements] == [
+            ("Allow", {"Service": "events.amazonaws.com"}, "sqs:SendMessage", {"Fn::GetAtt": [queue, "Arn"]},
+             {"ArnEquals": {"aws:SourceArn": rule_arn}})], queue
+
+
+# --- job events and notifications: who may do what -----------------------------------------
+
+def test_job_writing_families_may_put_events_only_on_the_event_bus(cfn):
+    for role in JOB_EVENT_ROLES:
+        puts = [s for s in _role_statements(cfn, role) if "events:PutEvents" in _listed(s["Action"])]
+        assert [(s["Action"], _listed(s["Resource"])) for s in puts] == [(["events:PutEvents"], [EVENT_BUS_ARN])], role
+
+
+def test_no_other_role_may_put_events(cfn):
+    # the notify role least of all: an event it put could come back to it
+    for role, statement in _policies(cfn):
+        if role not in JOB_EVENT_ROLES:
+            assert not [a for a in _listed(statement["Action"]) if a.startswith("events:")], (role, statement)
+
+
+def test_only_the_notify_role_may_publish_to_sns_and_only_to_the_accounts_topics(cfn):
+    account_topics = {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:*"}
+    publishing = {}
+    for role, statement in _policies(cfn):
+        if [a for a in _listed(statement["Action"]) if a.startswith("sns:")]:
+            publishing.setdefault(role, []).append((statement["Action"], _listed(statement["Resource"])))
+    assert publishing == {NOTIFY_ROLE: [(["sns:Publish"], [account_topics])]}
+
+
+def test_notify_role_may_decrypt_secrets_but_not_encrypt_them(cfn):
+    kms = [s for s in _role_statements(cfn, NOTIFY_ROLE) if any(a.startswith("kms:") for a in _listed(s["Action"]))]
+    assert [(s["Action"], s["Resource"]) for s in kms] == [(["kms:Decrypt"], [{"Fn::GetAtt": ["SecretsKey", "Arn"]}])]
+
+
 # --- wiring the code relies on ---------------------------------------------------------------
 
 def test_functions_name_the_launch_queue_its_dead_letter_queue_and_the_scheduler_role(sam):
@@ -311,6 +385,44 @@ def test_local_stack_provisions_the_schedule_group_and_exports_what_the_template
     assert os.environ[STACK.SCHEDULER_ROLE_ARN_ENV].startswith("arn:aws:iam::")
 
 
+def _put_on_bus(detail_type: str, detail: dict) -> dict:
+    return aws.client("events").put_events(Entries=[{
+        "EventBusName": STACK.event_bus, "Source": STACK.EVENT_SOURCE, "DetailType": detail_type,
+        "Detail": json.dumps(detail)}])
+
+
+def _notify_queue_messages() -> list[dict]:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=STACK.queue(STACK.NOTIFY_QUEUE).name)["QueueUrl"]
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+
+
+def test_local_stack_delivers_a_job_event_put_on_the_bus_to_the_notify_queue(aws_mock):
+    detail = {"job": 7, "status": "successful"}
+    assert _put_on_bus(STACK.JOB_EVENT, detail)["FailedEntryCount"] == 0
+    events = [json.loads(m["Body"]) for m in _notify_queue_messages()]
+    assert [(e["source"], e["detail-type"], e["detail"]) for e in events] == [(STACK.EVENT_SOURCE, STACK.JOB_EVENT, detail)]
+
+
+def test_local_stack_does_not_deliver_other_detail_types_to_the_notify_queue(aws_mock):
+    assert _put_on_bus("Template Changed", {"template": 1})["FailedEntryCount"] == 0
+    assert _notify_queue_messages() == []
+
+
+def test_provisioning_again_leaves_one_job_events_rule_with_one_target(aws_mock):
+    from chalicelib.local import provision
+
+    provision.provision()  # the fixture provisioned once already; every local start provisions again
+    events = aws.client("events")
+    rules = events.list_rules(EventBusName=STACK.event_bus)["Rules"]
+    targets = events.list_targets_by_rule(Rule=STACK.job_events_rule, EventBusName=STACK.event_bus)["Targets"]
+    buses = [b["Name"] for b in events.list_event_buses()["EventBuses"]]
+    assert buses.count(STACK.event_bus) == 1
+    assert [r["Name"] for r in rules] == [STACK.job_events_rule]
+    assert [(t["Id"], t["Arn"].rsplit(":", 1)[1]) for t in targets] == [
+        (STACK.JOB_EVENTS_TARGET, STACK.queue(STACK.NOTIFY_QUEUE).name)]
+
+
 def test_every_sqs_handler_reports_batch_item_failures(sam):
     import app
 
@@ -327,7 +439,7 @@ def test_sqs_handler_timeout_is_below_its_queue_visibility_timeout(sam):
     for function in discover(app.app):
         if function.queue:
             timeout = sam["Resources"][function.cfn_name]["Properties"]["Timeout"]
-            assert timeout <= STACK.queue(function.queue).visibility_timeout
+            assert timeout < STACK.queue(function.queue).visibility_timeout, function.name
 
 
 def test_functions_get_every_setting_the_code_reads(sam):
@@ -458,6 +570,19 @@ def test_deployed_scheduler_role_trusts_only_scheduler_of_the_stacks_account(dep
     account = boto3.client("sts").get_caller_identity()["Account"]
     assert [(s["Principal"], s["Condition"]) for s in trust["Statement"]] == [
         ({"Service": "scheduler.amazonaws.com"}, {"StringEquals": {"aws:SourceAccount": account}})]
+
+
+def test_deployed_bus_has_the_job_events_rule_sending_to_the_deployed_notify_queue(deployed):
+    events = boto3.client("events")
+    bus = events.describe_event_bus(Name=STACK.event_bus)
+    assert deployed["outputs"]["EventBusName"] == bus["Name"] == STACK.event_bus
+    rules = events.list_rules(EventBusName=STACK.event_bus)["Rules"]
+    assert [(r["Name"], json.loads(r["EventPattern"])) for r in rules] == [(STACK.job_events_rule, STACK.job_event_pattern())]
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=STACK.queue(STACK.NOTIFY_QUEUE).name)["QueueUrl"]
+    notify_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    targets = events.list_targets_by_rule(Rule=STACK.job_events_rule, EventBusName=STACK.event_bus)["Targets"]
+    assert [(t["Id"], t["Arn"]) for t in targets] == [(STACK.JOB_EVENTS_TARGET, notify_arn)]
 
 
 def test_create_superuser_script_prints_a_token_that_the_api_accepts(deployed):

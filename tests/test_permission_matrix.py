@@ -192,6 +192,9 @@ CUSTOM_ROUTES = {
     ("/api/job/job/{id}/deny", "POST"): Custom("job", "deny", "read", 200, also=("template", "execute"),
                                                body=lambda rec: {}, parent_variant="workflow"),
     ("/api/job/schedule/{id}/preview", "GET"): Custom("schedule", "preview", "read", 200),
+    ("/api/job/job/{id}/notifications", "GET"): Custom("job", "notifications", "read", 200),
+    # the sample notification's webhook is a closed loopback port: the answer is a failed delivery
+    ("/api/notification/notification/{id}/test", "POST"): Custom("notification", "test", "execute", 200),
 }
 #: (path, method) -> a valid body: routes under a covered family's path that act on no record,
 #: open to every authenticated user (the preview of an unsaved schedule)
@@ -320,13 +323,21 @@ def _workflow_line(world, parent, by, variant):
             "result": "successful"}
 
 
+def _notification(world, parent, by, variant):
+    return {"name": unique("ntf"), "channel": "Webhook", "url": "http://127.0.0.1:9/hook"}
+
+
+def _template_notification(world, parent, by, variant):
+    return {"template": parent["id"], "notification": world.scaffold("notification", by)["id"], "result": "failed"}
+
+
 #: payloads of a valid new record, for families whose rules a generic payload would break;
 #: other families (grants, and new simple ones) get `generic_payload`
 SAMPLES = {
     "credential": _credential, "project": _project, "inventory": _inventory, "template": _template,
     "job": _job, "host": _host, "group": _group, "group_children": _group_children,
     "group_host": _group_host, "host_source": _host_source, "workflow_node": _workflow_node,
-    "workflow_line": _workflow_line,
+    "workflow_line": _workflow_line, "notification": _notification, "template_notification": _template_notification,
 }
 #: family -> the sample variant its parent must be (a workflow's graph hangs off a workflow template)
 PARENT_VARIANTS = {"workflow_node": "workflow", "workflow_line": "workflow"}
@@ -537,9 +548,17 @@ def build(world: World, route: Route, s: Situation) -> Scene:
         world.revoke(grant)
     if creating:
         protected = get(route.family).access.kind == "protected"
-        return Scene(actor, None, world.payload(route.family, None if protected else parent,
-                                                actor if protected else world.owner))
+        # what else the new record must name is the actor's own (using it is test_attach's matter)
+        by = actor if protected or _names_protected(get(route.family)) else world.owner
+        return Scene(actor, None, world.payload(route.family, None if protected else parent, by))
     return Scene(actor, parent, payload)
+
+
+def _names_protected(resource: Resource) -> bool:
+    """Whether a record of `resource` must name a protected record besides its parent (a binding
+    names its notification)."""
+    return any(f.required and f.name != resource.access.parent_field and get(f.family).access.kind == "protected"
+               for f in resource.refs)
 
 
 def send(route: Route, scene: Scene):

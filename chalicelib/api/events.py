@@ -62,3 +62,16 @@ def launch_batch(event) -> dict:
     is claimed once, so a redelivery makes no second job)."""
     return process_partial_response(event=event.to_dict(), record_handler=_launch_record,
                                     processor=_processor(), context=event.context)
+
+
+def _notify_record(record) -> None:
+    from chalicelib.services.notifications import deliver
+
+    deliver.handle(json.loads(record.body))
+
+
+def notify_batch(event) -> dict:
+    """Each job event handled on its own; failed ones are returned for redelivery (a delivery
+    already recorded for the event is not sent again)."""
+    return process_partial_response(event=event.to_dict(), record_handler=_notify_record,
+                                    processor=_processor(), context=event.context)

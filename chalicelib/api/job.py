@@ -9,6 +9,7 @@ from chalicelib.api.openapi import page_of, paging_params, ref
 from chalicelib.api.resources import expose
 from chalicelib.services import crud, joblogs, launch, rbac, store
 from chalicelib.services.catalog import job as job_catalog
+from chalicelib.services.catalog import notification as notification_catalog
 from chalicelib.services.catalog import schedule as schedule_catalog
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Bool01, Int, Str
@@ -102,6 +103,13 @@ def _events(request, principal, id):
     return page(request, len(rows), q.offset, q.limit, rows[q.offset:q.offset + q.limit]), 200
 
 
+def _notifications(request, principal, id):
+    job = _readable_job(principal, id)
+    rows = sorted(store.scan_index(notification_catalog.DELIVERIES, "job", job["id"]), key=lambda r: r["id"])
+    results = crud.serialize_many(notification_catalog.DELIVERIES, rows)
+    return {"count": len(results), "next": None, "previous": None, "results": results}, 200
+
+
 def _host_summaries(request, principal, id):
     job = _readable_job(principal, id)
     rows = sorted(store.scan_index(job_catalog.HOST_SUMMARIES, "job", job["id"]), key=lambda r: r.get("host", ""))
@@ -158,6 +166,9 @@ endpoint(bp, "/api/job/job/{id}/stdout", {"GET": _stdout}, tag="job",
 endpoint(bp, "/api/job/job/{id}/events", {"GET": _events}, tag="job",
          docs={"GET": {"summary": "Structured ansible events, ordered by counter (offset/limit, counter__gt)",
                        "response": page_of(_EVENT), "query": [*paging_params(), _COUNTER_GT]}})
+endpoint(bp, "/api/job/job/{id}/notifications", {"GET": _notifications}, tag="job",
+         docs={"GET": {"summary": "Every attempt to send the job's notifications: channel, target, result, time, error",
+                       "response": page_of(ref(notification_catalog.DELIVERIES))}})
 endpoint(bp, "/api/job/job/{id}/host_summaries", {"GET": _host_summaries}, tag="job",
          docs={"GET": {"summary": "Per-host totals: ok, changed, failures, unreachable, skipped, rescued, ignored",
                        "response": page_of(ref(job_catalog.HOST_SUMMARIES))}})

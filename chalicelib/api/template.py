@@ -9,6 +9,7 @@ from chalicelib.api.openapi import list_params, page_of, ref
 from chalicelib.api.resources import expose, list_view, retrieve_view
 from chalicelib.services import crud, launch, rbac
 from chalicelib.services.catalog import job as job_catalog
+from chalicelib.services.catalog import notification as notification_catalog
 from chalicelib.services.catalog import template, workflow
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.workflows import engine, machines
@@ -16,7 +17,8 @@ from chalicelib.services.workflows.graph import Graph
 
 bp = Blueprint(__name__)
 
-for _resource in (template.TEMPLATES, template.TEMPLATE_USERS, template.TEMPLATE_TEAMS, workflow.NODES, workflow.LINES):
+for _resource in (template.TEMPLATES, template.TEMPLATE_USERS, template.TEMPLATE_TEAMS, workflow.NODES, workflow.LINES,
+                  notification_catalog.BINDINGS):
     expose(bp, _resource)
 
 

@@ -12,8 +12,9 @@ LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/opsgrat-local-schedul
 
 
 def provision(stack: Stack = STACK) -> dict:
-    """Idempotently create every resource; exports the ARNs code finds in the environment (state
-    machines, the launch queue and its DLQ, the Scheduler role). Returns queue URLs by short name."""
+    """Idempotently create every resource, the event bus and its job events rule included; exports
+    the ARNs code finds in the environment (state machines, the launch queue and its DLQ, the
+    Scheduler role). Returns queue URLs by short name."""
     for model in stack.tables:
         if not model.exists():
             model.create_table(wait=True)
@@ -31,6 +32,7 @@ def provision(stack: Stack = STACK) -> dict:
             os.environ[stack.LAUNCH_QUEUE_ARN_ENV] = sqs.get_queue_attributes(
                 QueueUrl=urls[queue.short], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     _schedule_group(stack)
+    _job_events(stack)
     s3 = aws.client("s3")
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if stack.bucket not in existing:
@@ -52,6 +54,29 @@ def provision(stack: Stack = STACK) -> dict:
         if machine.arn_env:
             os.environ[machine.arn_env] = arn
     return urls
+
+
+def _queue_arn(name: str) -> str:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _job_events(stack: Stack) -> None:
+    """The event bus, and its rule that sends job state events to the notify queue (moto delivers
+    `put_events` to SQS targets), as the template makes them. `put_rule` and `put_targets` replace
+    the rule and the target of the same name and Id, so every start leaves one rule with one
+    target. moto evaluates no SQS queue policy, so the notify queue's (only this rule may send)
+    is the template's alone."""
+    events = aws.client("events")
+    buses = events.list_event_buses(NamePrefix=stack.event_bus)["EventBuses"]
+    if stack.event_bus not in {b["Name"] for b in buses}:
+        events.create_event_bus(Name=stack.event_bus)
+    events.put_rule(Name=stack.job_events_rule, EventBusName=stack.event_bus, State="ENABLED",
+                    EventPattern=json.dumps(stack.job_event_pattern()))
+    notify = stack.queue(stack.NOTIFY_QUEUE)
+    events.put_targets(Rule=stack.job_events_rule, EventBusName=stack.event_bus, Targets=[
+        {"Id": stack.JOB_EVENTS_TARGET, "Arn": _queue_arn(notify.name), "DeadLetterConfig": {"Arn": _queue_arn(notify.dlq_name)}}])
 
 
 def _schedule_group(stack: Stack) -> None:

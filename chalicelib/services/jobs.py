@@ -122,7 +122,16 @@ def finish(job_id: int, state: JobState, reason: str = "", job_settings: dict | 
     if moved and job and job.get("node_token"):
         # the waiting workflow state learns that this node's job has ended (its state is stored)
         settle_task(job["node_token"], {"job_id": job["id"], "status": str(job.get("state"))})
+    if moved and job:
+        announce(job, "finished")
     return job
+
+
+def announce(job: dict, event: str) -> None:
+    """Put a job's start or end on the event bus (notifications); never fails the job."""
+    from chalicelib.services.notifications import events
+
+    events.publish(job, events.JobEvent(event))
 
 
 def settle_task(token: str, output: dict) -> bool:

@@ -202,6 +202,7 @@ def launch(principal: rbac.Principal, request: JobRequest) -> dict:
         stream.result()
         job_settings = reading.result()
     if request.kind == JobKind.WORKFLOW:
+        jobs.announce(job, "started")
         execution_input = {"workflow_job": job_id}
     else:
         timeout = int(job_settings.get("job_timeout") or 0)

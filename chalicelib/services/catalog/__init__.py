@@ -1,2 +1,15 @@
 """Declarations of every resource family, by API area. Importing this package registers them."""
-from chalicelib.services.catalog import credential, grants, host_source, inventory, job, project, schedule, system, template, users, workflow  # noqa: F401
+from chalicelib.services.catalog import (  # noqa: F401
+    credential,
+    grants,
+    host_source,
+    inventory,
+    job,
+    notification,
+    project,
+    schedule,
+    system,
+    template,
+    users,
+    workflow,
+)
