@@ -360,3 +360,25 @@ def test_a_notification_to_sns_is_published(api, template):
     _event(_job(template, "failed"))
     messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
     assert len(messages) == 1 and "failed" in messages[0]["Body"]
+
+
+def test_no_secret_reaches_the_logs_of_a_delivery(api, template, recorder, caplog):
+    email = api.post("/api/notification/email/", {"name": "mail", "email_host": "127.0.0.1", "email_port": 9,
+                                                  "email_user": "ops", "email_password": "mail-pa55"}).data
+    mail = api.post("/api/notification/notification/", {"name": "mail", "channel": "Email", "channel_id": email["id"],
+                                                        "target_list": "ops@example.test"}).data
+    _bind(api, template, mail, "failed")
+    _bind(api, template, _webhook(api, recorder, secret="sign-me", headers="Authorization: Bearer abc"), "failed")
+    recorder.answer(500, body=b"upstream said TOKEN-123")
+    _event(_job(template, "failed"))
+    logged = "\n".join(str(record.__dict__) for record in caplog.records)  # messages and their extra keys
+    assert logged.count("notification failed") == 2, "both failed deliveries were logged"
+    for secret in ("TOKEN-123", "sign-me", "Bearer abc", "mail-pa55"):
+        assert secret not in logged
+
+
+def test_every_channel_a_notification_may_name_has_a_sender():
+    from chalicelib.services.catalog.notification import CHANNELS
+    from chalicelib.services.notifications import channels
+
+    assert set(CHANNELS) == set(channels.CHANNELS)

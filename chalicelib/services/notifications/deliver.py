@@ -140,9 +140,10 @@ def _recorded(job: dict | None, rec: dict | None, event, target: str, attempts: 
             "job": job["id"], "notification": rec["id"] if rec else None, "notification_name": (rec or {}).get("name", ""),
             "channel": (rec or {}).get("channel", ""), "event": str(event), "target": target, "attempt": number,
             "result": result, "status": attempt.status, "error": attempt.detail[:2048], "ctime": now})
-    logger.info("notification delivered" if delivery.ok else "notification failed",
-                extra={"job": job["id"], "notification": delivery.notification, "attempts": len(attempts),
-                       "error": "" if delivery.ok else attempts[-1].detail[:300]})
+    log = logger.info if delivery.ok else logger.warning
+    log("notification delivered" if delivery.ok else "notification failed",
+        extra={"job": job["id"], "notification": delivery.notification, "attempts": len(attempts),
+               "error": "" if delivery.ok else attempts[-1].detail[:300]})
     return delivery
 
 
