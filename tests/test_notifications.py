@@ -382,3 +382,17 @@ def test_every_channel_a_notification_may_name_has_a_sender():
     from chalicelib.services.notifications import channels
 
     assert set(CHANNELS) == set(channels.CHANNELS)
+
+
+def test_a_channel_setting_a_notification_names_is_kept_until_the_notification_goes(api):
+    wecom = api.post("/api/notification/qiye/weixin/settings/", {"name": "wecom", "agent_id": "1", "corpid": "c",
+                                                                  "corpsecret": "s"}).data
+    ding = api.post("/api/notification/dingtalk/", {"name": "ding", "agent_id": "1", "corpid": "c", "corpsecret": "s"}).data
+    assert wecom["id"] == ding["id"], "the same id in two families: only the named family is kept"
+    named = api.post("/api/notification/notification/", {"name": "n", "channel": "QiYeWeiXin", "channel_id": wecom["id"],
+                                                         "target_list": "someone"}).data
+    r = api.delete(f"/api/notification/qiye/weixin/settings/{wecom['id']}/")
+    assert r.status_code == 400 and f"notification {named['id']}" in r.data["detail"]
+    assert api.delete(f"/api/notification/dingtalk/{ding['id']}/").status_code == 204
+    assert api.delete(f"/api/notification/notification/{named['id']}/").status_code == 204
+    assert api.delete(f"/api/notification/qiye/weixin/settings/{wecom['id']}/").status_code == 204

@@ -17,9 +17,24 @@ from chalicelib.services.catalog.grants import protect
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Bool01, Choices, Int, Label, Ref, Str, Text, Yaml, load_mapping
 from chalicelib.services.resources import Access, Resource, register
+from chalicelib.services.resources import get as get_resource
 
 SETTINGS_DESCRIPTION = ("Readable by every user (secrets show as $encrypted$), so that notifications can name them; "
                         "changed by superusers.")
+
+
+def _kept_while_named(family: str):
+    """A channel setting stays while a notification names it (its deliveries would fail): the
+    notifications' `channel_id` index, read for this setting's id and family."""
+    def check(rec: dict, deleting) -> str | None:
+        for notification in store.scan_index(get_resource("notification"), "channel_id", rec["id"]):
+            if SETTING_FAMILIES.get(notification.get("channel")) == family \
+                    and ("notification", notification["id"]) not in deleting:
+                return (f"{family.replace('_', ' ')} {rec['id']} is used by notification {notification['id']} "
+                        f"\"{notification.get('name')}\"; change or delete the notification first")
+        return None
+
+    return check
 
 
 def _name() -> Str:
@@ -35,7 +50,7 @@ DINGTALK = register(Resource(
             Str("corpid", required=True, blank=False, max_length=128, description="CorpId (the app's AppKey)."),
             Str("corpsecret", required=True, blank=False, max_length=512, secret=True,
                 description="CorpSecret (the app's AppSecret).")],
-    search=("name",), filters=("name",), ordering=("name",),
+    search=("name",), filters=("name",), ordering=("name",), check_delete=_kept_while_named("dingtalk_setting"),
 ))
 
 EMAIL = register(Resource(
@@ -50,7 +65,7 @@ EMAIL = register(Resource(
             Bool01("email_tls", description="1: STARTTLS after connecting."),
             Bool01("email_ssl", description="1: TLS from the start (SMTPS, usually port 465)."),
             Str("email_from", max_length=320, description="From address (default: email_user).")],
-    search=("name",), filters=("name",), ordering=("name",),
+    search=("name",), filters=("name",), ordering=("name",), check_delete=_kept_while_named("email_setting"),
 ))
 
 WECOM = register(Resource(
@@ -61,7 +76,7 @@ WECOM = register(Resource(
             Str("agent_id", required=True, blank=False, max_length=64, description="AgentId."),
             Str("corpid", required=True, blank=False, max_length=128, description="CorpId."),
             Str("corpsecret", required=True, blank=False, max_length=512, secret=True, description="CorpSecret.")],
-    search=("name",), filters=("name",), ordering=("name",),
+    search=("name",), filters=("name",), ordering=("name",), check_delete=_kept_while_named("wecom_setting"),
 ))
 
 CHANNELS = {"Email": "Email", "DingTalk": "DingTalk", "QiYeWeiXin": "WeCom", "Webhook": "Webhook",
@@ -169,7 +184,7 @@ NOTIFICATIONS = register(Resource(
         Label("channel_name", "channel", choices=CHANNELS),
         Label("channel_type_name", "channel_id", compute=_setting_name),
     ],
-    search=("name",), filters=("name", "channel"), ordering=("name",), validate=_validate,
+    search=("name",), filters=("name", "channel"), ordering=("name",), indexes=("channel_id",), validate=_validate,
 ))
 
 NOTIFICATION_USERS, NOTIFICATION_TEAMS = protect(NOTIFICATIONS, "/api/notification/notification/permission/users",
