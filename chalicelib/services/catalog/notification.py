@@ -41,43 +41,36 @@ def _name() -> Str:
     return Str("name", required=True, blank=False, max_length=256, description="Setting name.")
 
 
-DINGTALK = register(Resource(
-    family="dingtalk_setting", path="/api/notification/dingtalk", title="DingTalk channel settings",
-    description="A DingTalk internal app that sends work notifications. " + SETTINGS_DESCRIPTION,
-    access=Access.open(),
-    fields=[_name(),
-            Str("agent_id", required=True, blank=False, max_length=64, description="AgentId."),
-            Str("corpid", required=True, blank=False, max_length=128, description="CorpId (the app's AppKey)."),
+def _setting(family: str, path: str, title: str, description: str, fields: list) -> Resource:
+    """A channel setting family: named, readable by all, changed by superusers, kept while named."""
+    return register(Resource(
+        family=family, path=path, title=title, description=description + " " + SETTINGS_DESCRIPTION,
+        access=Access.open(), fields=[_name(), *fields], search=("name",), filters=("name",), ordering=("name",),
+        check_delete=_kept_while_named(family)))
+
+
+def _corp_app(secret_note: str = "", key_note: str = "") -> list:
+    """What a DingTalk or WeCom app is known by: its agent, corp id and secret."""
+    return [Str("agent_id", required=True, blank=False, max_length=64, description="AgentId."),
+            Str("corpid", required=True, blank=False, max_length=128, description="CorpId" + key_note + "."),
             Str("corpsecret", required=True, blank=False, max_length=512, secret=True,
-                description="CorpSecret (the app's AppSecret).")],
-    search=("name",), filters=("name",), ordering=("name",), check_delete=_kept_while_named("dingtalk_setting"),
-))
+                description="CorpSecret" + secret_note + ".")]
 
-EMAIL = register(Resource(
-    family="email_setting", path="/api/notification/email", title="Email channel settings",
-    description="An SMTP server to send from. " + SETTINGS_DESCRIPTION,
-    access=Access.open(),
-    fields=[_name(),
-            Str("email_host", required=True, blank=False, max_length=253, description="SMTP server host."),
-            Int("email_port", default=25, minimum=1, maximum=65535, description="SMTP server port."),
-            Str("email_user", max_length=256, description="Login user name (empty: no login)."),
-            Str("email_password", max_length=512, secret=True, description="Login password."),
-            Bool01("email_tls", description="1: STARTTLS after connecting."),
-            Bool01("email_ssl", description="1: TLS from the start (SMTPS, usually port 465)."),
-            Str("email_from", max_length=320, description="From address (default: email_user).")],
-    search=("name",), filters=("name",), ordering=("name",), check_delete=_kept_while_named("email_setting"),
-))
 
-WECOM = register(Resource(
-    family="wecom_setting", path="/api/notification/qiye/weixin/settings", title="WeCom channel settings",
-    description="A WeCom (Enterprise WeChat) app that sends messages. " + SETTINGS_DESCRIPTION,
-    access=Access.open(),
-    fields=[_name(),
-            Str("agent_id", required=True, blank=False, max_length=64, description="AgentId."),
-            Str("corpid", required=True, blank=False, max_length=128, description="CorpId."),
-            Str("corpsecret", required=True, blank=False, max_length=512, secret=True, description="CorpSecret.")],
-    search=("name",), filters=("name",), ordering=("name",), check_delete=_kept_while_named("wecom_setting"),
-))
+DINGTALK = _setting("dingtalk_setting", "/api/notification/dingtalk", "DingTalk channel settings",
+                    "A DingTalk internal app that sends work notifications.",
+                    _corp_app(secret_note=" (the app's AppSecret)", key_note=" (the app's AppKey)"))
+EMAIL = _setting("email_setting", "/api/notification/email", "Email channel settings", "An SMTP server to send from.", [
+    Str("email_host", required=True, blank=False, max_length=253, description="SMTP server host."),
+    Int("email_port", default=25, minimum=1, maximum=65535, description="SMTP server port."),
+    Str("email_user", max_length=256, description="Login user name (empty: no login)."),
+    Str("email_password", max_length=512, secret=True, description="Login password."),
+    Bool01("email_tls", description="1: STARTTLS after connecting."),
+    Bool01("email_ssl", description="1: TLS from the start (SMTPS, usually port 465)."),
+    Str("email_from", max_length=320, description="From address (default: email_user)."),
+])
+WECOM = _setting("wecom_setting", "/api/notification/qiye/weixin/settings", "WeCom channel settings",
+                 "A WeCom (Enterprise WeChat) app that sends messages.", _corp_app())
 
 CHANNELS = {"Email": "Email", "DingTalk": "DingTalk", "QiYeWeiXin": "WeCom", "Webhook": "Webhook",
             "Slack": "Slack", "Teams": "Microsoft Teams", "SNS": "Amazon SNS"}
