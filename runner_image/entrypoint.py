@@ -28,6 +28,7 @@ from chalicelib.services import (
     catalog,  # noqa: F401  (registers the resource families)
     joblogs,
     jobs,
+    secrets,
     store,
 )
 from chalicelib.services.catalog.template import RUN_OPTIONS
@@ -216,12 +217,11 @@ def _credential(cred_id: int | None) -> dict[str, str]:
     """A credential's fields with secrets decrypted (empty dict when none)."""
     if not cred_id:
         return {}
-    from chalicelib.services.catalog.credential import plaintext
-
     rec = store.get("credential", int(cred_id)) or {}
     resource = get("credential")
-    return {f.name: (plaintext(rec, f.name) if f.secret else rec.get(f.name)) for f in resource.fields
-            if rec.get(f.name) not in (None, "")} | {"type": rec.get("type", "")}
+    clear = secrets.revealed(resource, rec)
+    return {f.name: clear[f.name] for f in resource.fields if rec.get(f.name) not in (None, "")} \
+        | {"type": rec.get("type", "")}
 
 
 def _checkout(project: dict, dest: str, stream: EventStream) -> str:

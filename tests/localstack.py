@@ -89,3 +89,38 @@ class RunningStack:
     def http(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 60)
         return self.session.request(method, self.url + path, **kwargs)
+
+    # ---------------------------------------------------------------- what end-to-end tests run
+
+    def synced_project(self, root: Path, playbooks: dict[str, str], name: str) -> dict:
+        """A project of a git repository holding `playbooks` (path -> text) made under `root`,
+        synced: its playbooks are known."""
+        from tests.gitserver import init_repo, publish_bare
+
+        init_repo(str(root / "work"), playbooks)
+        url = "file://" + publish_bare(str(root / "work"), str(root / "repo.git"))
+        project = self.http("POST", "/api/project/project/", json={"name": name, "repository_url": url}).json()
+        job = self.wait_job(self.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])
+        assert job["state"] == "successful", job
+        return project
+
+    def local_inventory(self, name: str) -> dict:
+        """An inventory of one host, localhost, reached through the local connection."""
+        inventory = self.http("POST", "/api/project/inventory/", json={"name": name}).json()
+        r = self.http("POST", "/api/project/host/", json={"inventory": inventory["id"], "hostname": "localhost",
+                                                         "variables": "ansible_connection: local"})
+        assert r.status_code == 201, r.text
+        return inventory
+
+    def playbook_templates(self, root: Path, playbooks: dict[str, str], name: str) -> dict[str, dict]:
+        """A synced project of `playbooks`, a localhost inventory, and one job template per
+        playbook ("<name> <playbook>"), by playbook."""
+        project = self.synced_project(root, playbooks, name)
+        inventory = self.local_inventory(name)
+        out = {}
+        for playbook in playbooks:
+            r = self.http("POST", "/api/template/template/", json={"name": f"{name} {playbook}", "project": project["id"],
+                                                                   "playbook": playbook, "inventory": inventory["id"]})
+            assert r.status_code == 201, r.text
+            out[playbook] = r.json()
+        return out

@@ -17,10 +17,8 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -32,6 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from chalicelib.services.notifications import channels
 from chalicelib.services.notifications.channels import Attempt, Message, send
+from tests.webhooks import Answer, Received, Recorder
 
 UTF8_SUBJECT = "Déploiement «prod» a échoué — 失败"
 UTF8_BODY = 'Job "deploy" n\'a pas abouti: l\'hôte «web-1» est injoignable — 主机不可达.\n'
@@ -305,87 +304,17 @@ def test_email_without_recipients_fails():
 
 # ------------------------------------------------------------------------------------- HTTP
 
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    headers: email.message.Message  # looked up without regard to case, as HTTP wants
-    body: bytes
-
-    @property
-    def route(self) -> str:
-        return urlsplit(self.path).path
-
-    @property
-    def query(self) -> dict:
-        return {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-
-    def json(self):
-        return json.loads(self.body)
-
-
-Answer = tuple[int, dict, bytes]
-
-
-class FakeHttp:
-    """Records every request; answers from `routes` by path, else from `answer(...)`'s queue
-    (200 "ok" when it is empty)."""
-
-    def __init__(self):
-        self.requests: list[Request] = []
-        self.answers: deque[Answer] = deque()
-        #: path (without the query) -> answer of a request to it, before the queue
-        self.routes: dict[str, Callable[[Request], Answer]] = {}
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = Request(self.command, self.path, self.headers, body)
-                fake.requests.append(request)
-                if request.route in fake.routes:
-                    status, headers, reply = fake.routes[request.route](request)
-                else:
-                    status, headers, reply = fake.answers.popleft() if fake.answers else (200, {}, b"ok")
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            do_GET = do_POST = do_PUT = _serve
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = False  # server_close joins the request threads
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def answer(self, status: int, body: bytes | str = b"", headers: dict | None = None) -> None:
-        self.answers.append((status, headers or {}, body.encode() if isinstance(body, str) else body))
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-
 @pytest.fixture
 def http():
-    fake = FakeHttp()
-    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-http")
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-    thread.join(timeout=5)
+    with Recorder() as recorder:
+        yield recorder
 
 
 HOOK_PATH = "/hook/SECRET-TOKEN"
 
 
-def hook(http: FakeHttp, **fields) -> dict:
-    return {"url": http.url(HOOK_PATH), "method": "POST", "headers": {}, "secret": "", **fields}
+def hook(http: Recorder, **fields) -> dict:
+    return {"url": http.url + HOOK_PATH, "method": "POST", "headers": {}, "secret": "", **fields}
 
 
 EVENT = Message("Job 7 failed", json.dumps({"job": 7, "status": "failed", "note": UTF8_SUBJECT}, ensure_ascii=False))
@@ -394,7 +323,7 @@ EVENT = Message("Job 7 failed", json.dumps({"job": 7, "status": "failed", "note"
 def test_webhook_post_sends_body_and_custom_headers(http):
     attempt = send("Webhook", None, hook(http, headers={"X-Team": "ops", "Authorization": "Bearer abc"}), EVENT, TIMEOUT)
     assert attempt == Attempt(True, status=200)
-    [request] = http.requests
+    [request] = http.received
     assert (request.method, request.path) == ("POST", HOOK_PATH)
     assert request.body == EVENT.body.encode("utf-8")
     assert request.headers["Content-Type"] == "application/json"
@@ -404,7 +333,7 @@ def test_webhook_post_sends_body_and_custom_headers(http):
 def test_webhook_put_keeps_a_custom_content_type(http):
     attempt = send("Webhook", None, hook(http, method="PUT", headers={"content-type": "application/vnd.ops+json"}), EVENT, TIMEOUT)
     assert attempt.ok
-    [request] = http.requests
+    [request] = http.received
     assert request.method == "PUT"
     assert request.headers["Content-Type"] == "application/vnd.ops+json"
 
@@ -412,18 +341,18 @@ def test_webhook_put_keeps_a_custom_content_type(http):
 def test_webhook_signature_is_hmac_sha256_of_the_body(http):
     secret = "hmac-shared-secret"
     assert send("Webhook", None, hook(http, secret=secret), EVENT, TIMEOUT).ok
-    [request] = http.requests
+    [request] = http.received
     expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers["X-OpsGrat-Signature"], expected)
 
 
 def test_webhook_without_secret_has_no_signature(http):
     assert send("Webhook", None, hook(http), EVENT, TIMEOUT).ok
-    assert "X-OpsGrat-Signature" not in http.requests[0].headers
+    assert "X-OpsGrat-Signature" not in http.received[0].headers
 
 
 def test_webhook_500_is_transient_with_status(http):
-    http.answer(500, "boom")
+    http.answer(500, body="boom")
     attempt = send("Webhook", None, hook(http), EVENT, TIMEOUT)
     assert attempt == Attempt(False, status=500, detail="HTTP 500: boom", transient=True)
 
@@ -436,39 +365,39 @@ def test_webhook_500_500_200_succeeds_on_the_third_try(http):
 
 
 def test_webhook_429_gives_retry_after_seconds(http):
-    http.answer(429, "slow down", {"Retry-After": "2"})
+    http.answer(429, {"Retry-After": "2"}, "slow down")
     attempt = send("Webhook", None, hook(http), EVENT, TIMEOUT)
     assert (attempt.ok, attempt.status, attempt.transient, attempt.retry_after) == (False, 429, True, 2.0)
 
 
 def test_webhook_503_retry_after_as_http_date(http):
     when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=120)
-    http.answer(503, "", {"Retry-After": email.utils.format_datetime(when, usegmt=True)})
+    http.answer(503, {"Retry-After": email.utils.format_datetime(when, usegmt=True)})
     attempt = send("Webhook", None, hook(http), EVENT, TIMEOUT)
     assert attempt.transient and 115 <= attempt.retry_after <= 120
 
 
 def test_webhook_404_is_not_transient(http):
-    http.answer(404, "no such hook")
+    http.answer(404, body="no such hook")
     attempt = send("Webhook", None, hook(http), EVENT, TIMEOUT)
     assert (attempt.ok, attempt.status, attempt.transient) == (False, 404, False)
 
 
 def test_webhook_redirect_is_not_followed(http):
-    http.answer(302, "", {"Location": "http://127.0.0.1:1/elsewhere"})
+    http.answer(302, {"Location": "http://127.0.0.1:1/elsewhere"})
     attempt = send("Webhook", None, hook(http), EVENT, TIMEOUT)
     assert (attempt.ok, attempt.status, attempt.transient) == (False, 302, False)
-    assert len(http.requests) == 1
+    assert len(http.received) == 1
 
 
 def test_webhook_detail_quotes_at_most_200_characters(http):
-    http.answer(400, "x" * 1000)
+    http.answer(400, body="x" * 1000)
     attempt = send("Webhook", None, hook(http), EVENT, TIMEOUT)
     assert attempt.detail == "HTTP 400: " + "x" * 200
 
 
 def test_webhook_detail_never_has_the_url_token(http):
-    http.answer(400, f"unknown hook {http.url(HOOK_PATH)} (path {HOOK_PATH}, encoded {quote(http.url(HOOK_PATH), safe='')})")
+    http.answer(400, body=f"unknown hook {http.url + HOOK_PATH} (path {HOOK_PATH}, encoded {quote(http.url + HOOK_PATH, safe='')})")
     attempt = send("Webhook", None, hook(http), EVENT, TIMEOUT)
     assert not attempt.ok and "SECRET-TOKEN" not in attempt.detail
 
@@ -496,22 +425,22 @@ def test_webhook_unsupported_method_fails():
 
 
 def test_slack_payload(http):
-    assert send("Slack", None, {"url": http.url(HOOK_PATH)}, Message(UTF8_SUBJECT, "line 1\nline 2"), TIMEOUT).ok
-    [request] = http.requests
+    assert send("Slack", None, {"url": http.url + HOOK_PATH}, Message(UTF8_SUBJECT, "line 1\nline 2"), TIMEOUT).ok
+    [request] = http.received
     assert request.method == "POST" and request.headers["Content-Type"] == "application/json"
     assert request.json() == {"text": f"*{UTF8_SUBJECT}*\nline 1\nline 2"}
 
 
 def test_slack_escapes_its_control_characters(http):
-    assert send("Slack", None, {"url": http.url(HOOK_PATH)}, Message("a & b", "<!channel> x > y"), TIMEOUT).ok
-    assert http.requests[0].json() == {"text": "*a &amp; b*\n&lt;!channel&gt; x &gt; y"}
+    assert send("Slack", None, {"url": http.url + HOOK_PATH}, Message("a & b", "<!channel> x > y"), TIMEOUT).ok
+    assert http.received[0].json() == {"text": "*a &amp; b*\n&lt;!channel&gt; x &gt; y"}
 
 
 def test_teams_payload_is_one_adaptive_card(http):
     http.answer(202)  # Power Automate workflows answer 202 Accepted
-    attempt = send("Teams", None, {"url": http.url(HOOK_PATH)}, Message(UTF8_SUBJECT, UTF8_BODY), TIMEOUT)
+    attempt = send("Teams", None, {"url": http.url + HOOK_PATH}, Message(UTF8_SUBJECT, UTF8_BODY), TIMEOUT)
     assert attempt == Attempt(True, status=202)
-    assert http.requests[0].json() == {
+    assert http.received[0].json() == {
         "type": "message",
         "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive",
@@ -543,20 +472,20 @@ class CorpFake:
     """DingTalk's or WeCom's token and send endpoints on the fake HTTP server. Tokens are
     "token-1", "token-2"... in the order they are handed out; `send_errcodes` answers the next sends."""
 
-    def __init__(self, http: FakeHttp, token_path: str, send_path: str, token_error: int):
+    def __init__(self, http: Recorder, token_path: str, send_path: str, token_error: int):
         self.http, self.token_path, self.send_path, self.token_error = http, token_path, send_path, token_error
         self.issued = 0
         self.send_errcodes: deque[int] = deque()
         http.routes[token_path] = self.gettoken
         http.routes[send_path] = self.send
 
-    def gettoken(self, request: Request) -> Answer:
+    def gettoken(self, request: Received) -> Answer:
         if CORP_SECRET not in request.query.values():
             return self._json({"errcode": self.token_error, "errmsg": "invalid credential"})
         self.issued += 1
         return self._json({"errcode": 0, "errmsg": "ok", "access_token": f"token-{self.issued}", "expires_in": 7200})
 
-    def send(self, request: Request) -> Answer:
+    def send(self, request: Received) -> Answer:
         errcode = self.send_errcodes.popleft() if self.send_errcodes else 0
         return self._json({"errcode": errcode, "errmsg": "ok" if errcode == 0 else "access_token expired", "task_id": 1})
 
@@ -565,23 +494,23 @@ class CorpFake:
         return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
 
     @property
-    def sends(self) -> list[Request]:
-        return [r for r in self.http.requests if r.route == self.send_path]
+    def sends(self) -> list[Received]:
+        return [r for r in self.http.received if r.route == self.send_path]
 
     @property
-    def token_calls(self) -> list[Request]:
-        return [r for r in self.http.requests if r.route == self.token_path]
+    def token_calls(self) -> list[Received]:
+        return [r for r in self.http.received if r.route == self.token_path]
 
 
 @pytest.fixture
 def wecom(http, monkeypatch) -> CorpFake:
-    monkeypatch.setenv("OPSGRAT_WECOM_URL", http.base)
+    monkeypatch.setenv("OPSGRAT_WECOM_URL", http.url)
     return CorpFake(http, "/cgi-bin/gettoken", "/cgi-bin/message/send", token_error=40001)
 
 
 @pytest.fixture
 def dingtalk(http, monkeypatch) -> CorpFake:
-    monkeypatch.setenv("OPSGRAT_DINGTALK_URL", http.base)
+    monkeypatch.setenv("OPSGRAT_DINGTALK_URL", http.url)
     return CorpFake(http, "/gettoken", "/topapi/message/corpconversation/asyncsend_v2", token_error=40089)
 
 
@@ -662,8 +591,8 @@ def test_corp_other_errcode_fails_and_busy_is_transient(wecom):
 
 
 def test_corp_http_500_is_transient(http, monkeypatch):
-    monkeypatch.setenv("OPSGRAT_DINGTALK_URL", http.base)
-    http.answer(500, "down")
+    monkeypatch.setenv("OPSGRAT_DINGTALK_URL", http.url)
+    http.answer(500, body="down")
     attempt = send("DingTalk", CORP, {}, TO_TWO, TIMEOUT)
     assert (attempt.ok, attempt.status, attempt.transient) == (False, 500, True)
     assert CORP_SECRET not in attempt.detail

@@ -76,9 +76,9 @@ def test_channel_setting_secrets_are_write_only_and_stored_encrypted(api):
     assert "pa55word" not in json.dumps(api.get(f"/api/notification/email/{r.data['id']}/").data)
     assert store.get("email_setting", r.data["id"])["email_password"] != "pa55word"
     api.patch(f"/api/notification/email/{r.data['id']}/", {"email_password": ENCRYPTED, "email_port": 25})
-    from chalicelib.services.catalog.notification import plaintext
+    from chalicelib.services import secrets
 
-    assert plaintext(store.get("email_setting", r.data["id"]), "email_setting")["email_password"] == "pa55word"
+    assert secrets.revealed(get("email_setting"), store.get("email_setting", r.data["id"]))["email_password"] == "pa55word"
 
 
 @pytest.mark.parametrize("path, secret", [("/api/notification/dingtalk/", "corpsecret"),

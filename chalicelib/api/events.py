@@ -6,6 +6,7 @@ shared processor handed one queue's messages to another queue's handler."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -14,10 +15,11 @@ def _processor() -> BatchProcessor:
     return BatchProcessor(event_type=EventType.SQS)
 
 
-def _dispatch_record(record) -> None:
-    from chalicelib.services import dispatch
-
-    dispatch.handle(json.loads(record.body))
+def _each(event, handle: Callable[[dict], object]) -> dict:
+    """Each message of the batch handled on its own by `handle(body)`; failed ones are returned
+    for redelivery."""
+    return process_partial_response(event=event.to_dict(), record_handler=lambda record: handle(json.loads(record.body)),
+                                    processor=_processor(), context=event.context)
 
 
 def dispatch_batch(event) -> dict:
@@ -34,44 +36,25 @@ def dispatch_batch(event) -> dict:
         except (KeyError, ValueError):
             continue  # the record handler reports it as a failure
     dispatch.acknowledge(messages)
-    return process_partial_response(event=event.to_dict(), record_handler=_dispatch_record,
-                                    processor=_processor(), context=event.context)
-
-
-def _workflow_record(record) -> None:
-    from chalicelib.services.workflows import engine
-
-    engine.handle(json.loads(record.body))
+    return _each(event, dispatch.handle)
 
 
 def workflow_batch(event) -> dict:
-    """Each node message handled on its own; failed ones are returned for redelivery (the engine
-    recognizes a node it has already decided)."""
-    return process_partial_response(event=event.to_dict(), record_handler=_workflow_record,
-                                    processor=_processor(), context=event.context)
+    """Workflow node messages (the engine recognizes a node it has already decided)."""
+    from chalicelib.services.workflows import engine
 
-
-def _launch_record(record) -> None:
-    from chalicelib.services.schedules import firing
-
-    firing.handle(json.loads(record.body))
+    return _each(event, engine.handle)
 
 
 def launch_batch(event) -> dict:
-    """Each due schedule handled on its own; failed ones are returned for redelivery (a due time
-    is claimed once, so a redelivery makes no second job)."""
-    return process_partial_response(event=event.to_dict(), record_handler=_launch_record,
-                                    processor=_processor(), context=event.context)
+    """Due schedules (a due time is claimed once, so a redelivery makes no second job)."""
+    from chalicelib.services.schedules import firing
 
-
-def _notify_record(record) -> None:
-    from chalicelib.services.notifications import deliver
-
-    deliver.handle(json.loads(record.body))
+    return _each(event, firing.handle)
 
 
 def notify_batch(event) -> dict:
-    """Each job event handled on its own; failed ones are returned for redelivery (a delivery
-    already recorded for the event is not sent again)."""
-    return process_partial_response(event=event.to_dict(), record_handler=_notify_record,
-                                    processor=_processor(), context=event.context)
+    """Job events (a delivery already claimed for the event is not sent again)."""
+    from chalicelib.services.notifications import deliver
+
+    return _each(event, deliver.handle)

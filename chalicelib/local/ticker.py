@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import aws
 from chalicelib.services import store
+from chalicelib.services.catalog import schedule
 from chalicelib.services.resources import get
 from chalicelib.services.schedules import firing, timing
 from chalicelib.stack import STACK
@@ -57,8 +58,7 @@ def plan(rec: dict, now: int) -> tuple[int | None, int, int | None]:
         older = len(timing.due_until(rule, after, min(horizon, after + MAX_MISSED * timing.MIN_INTERVAL)))
         after = horizon
     recent = [d.at for d in timing.due_until(rule, after, now)]
-    following = timing.next_due(rule, now)
-    next_time = following.at if following else None
+    next_time = schedule.next_time(rec, now, rule)
     if not recent:
         return None, older, next_time
     latest, missed = recent[-1], older + len(recent) - 1

@@ -46,10 +46,19 @@ class Change:
     data: dict
     changed: set[str]
     existing: dict | None
+    resource: Resource | None = None
 
     @property
     def creating(self) -> bool:
         return self.existing is None
+
+    def plaintext(self, name: str) -> str:
+        """A field's value in clear: a new value (and any field that is not secret) as given,
+        a kept secret decrypted from the stored record (`data` holds it still sealed)."""
+        secret = self.resource is not None and self.resource.by_name[name].secret
+        if not secret or name in self.changed or self.existing is None:
+            return self.data.get(name) or ""
+        return secrets.decrypt(self.existing.get(name) or "", self.resource.family, name)
 
 
 #: the paging parameters, parsed like any integer field (ASCII digits, 64-bit range)
@@ -346,7 +355,7 @@ def create(principal: rbac.Principal, resource: Resource, payload: dict) -> dict
     if resource.validate:
         # before the parent check: link rows (group children, memberships) derive their parent
         # (`inventory`) from the records they link; every Ref was permission-checked by _clean
-        resource.validate(Change(principal, data, changed, None))
+        resource.validate(Change(principal, data, changed, None, resource))
     _check_create_allowed(principal, resource, data)
     if resource.singleton and store.count(resource.family) > 0:
         raise ValidationError(None, f"only one {resource.family} record may exist; update it instead")
@@ -369,7 +378,7 @@ def update(principal: rbac.Principal, resource: Resource, record_id: Any, payloa
     rbac.require(principal, resource, existing, "write")
     data, changed = _clean(principal, resource, payload, existing, partial)
     if resource.validate:
-        resource.validate(Change(principal, data, changed, existing))  # may derive the parent field
+        resource.validate(Change(principal, data, changed, existing, resource))  # may derive the parent field
     access = resource.access
     if access.kind == "parent" and access.parent_field in changed and not principal.is_superuser:
         _check_create_allowed(principal, resource, data)

@@ -36,3 +36,12 @@ def decrypt(stored: str, family: str, field_name: str) -> str:
     return aws.client("kms").decrypt(
         CiphertextBlob=blob, EncryptionContext={"family": family, "field": field_name},
     )["Plaintext"].decode()
+
+
+def revealed(resource, rec: dict) -> dict:
+    """The record with every secret field of `resource` (a declared family) decrypted, for the
+    code that uses them (the runner, the notify handler); never for a response."""
+    out = dict(rec)
+    for f in resource.secrets:
+        out[f.name] = decrypt(rec.get(f.name) or "", resource.family, f.name)
+    return out

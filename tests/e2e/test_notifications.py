@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from tests.gitserver import init_repo, publish_bare
 from tests.localstack import free_port
 from tests.webhooks import Recorder
 
@@ -22,21 +21,7 @@ PLAYBOOKS = {
 
 @pytest.fixture(scope="module")
 def templates(stack, tmp_path_factory):
-    root = tmp_path_factory.mktemp("notify")
-    init_repo(str(root / "work"), PLAYBOOKS)
-    url = "file://" + publish_bare(str(root / "work"), str(root / "repo.git"))
-    project = stack.http("POST", "/api/project/project/", json={"name": "notify playbooks", "repository_url": url}).json()
-    assert stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])["state"] == "successful"
-    inventory = stack.http("POST", "/api/project/inventory/", json={"name": "notify local"}).json()
-    stack.http("POST", "/api/project/host/", json={"inventory": inventory["id"], "hostname": "localhost",
-                                                   "variables": "ansible_connection: local"})
-    out = {}
-    for name in PLAYBOOKS:
-        r = stack.http("POST", "/api/template/template/", json={"name": f"notify {name}", "project": project["id"],
-                                                                "playbook": name, "inventory": inventory["id"]})
-        assert r.status_code == 201, r.text
-        out[name] = r.json()
-    return out
+    return stack.playbook_templates(tmp_path_factory.mktemp("notify"), PLAYBOOKS, "notify")
 
 
 @pytest.fixture

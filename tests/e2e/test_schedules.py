@@ -9,8 +9,6 @@ import time
 
 import pytest
 
-from tests.gitserver import init_repo, publish_bare
-
 pytestmark = pytest.mark.e2e
 
 PLAYBOOK = """- hosts: all
@@ -22,18 +20,7 @@ PLAYBOOK = """- hosts: all
 
 @pytest.fixture(scope="module")
 def template(stack, tmp_path_factory):
-    root = tmp_path_factory.mktemp("schedules")
-    init_repo(str(root / "work"), {"tick.yml": PLAYBOOK})
-    url = "file://" + publish_bare(str(root / "work"), str(root / "repo.git"))
-    project = stack.http("POST", "/api/project/project/", json={"name": "scheduled playbooks", "repository_url": url}).json()
-    assert stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])["state"] == "successful"
-    inventory = stack.http("POST", "/api/project/inventory/", json={"name": "scheduled local"}).json()
-    stack.http("POST", "/api/project/host/", json={"inventory": inventory["id"], "hostname": "localhost",
-                                                   "variables": "ansible_connection: local"})
-    r = stack.http("POST", "/api/template/template/", json={"name": "every minute", "project": project["id"],
-                                                            "playbook": "tick.yml", "inventory": inventory["id"]})
-    assert r.status_code == 201, r.text
-    return r.json()
+    return stack.playbook_templates(tmp_path_factory.mktemp("schedules"), {"tick.yml": PLAYBOOK}, "every minute")["tick.yml"]
 
 
 def _jobs_of(stack, schedule_id: int) -> list[dict]:

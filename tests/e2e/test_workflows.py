@@ -12,8 +12,6 @@ import time
 
 import pytest
 
-from tests.gitserver import init_repo, publish_bare
-
 pytestmark = pytest.mark.e2e
 
 PLAYBOOKS = {
@@ -56,22 +54,12 @@ PLAYBOOKS = {
 
 @pytest.fixture(scope="module")
 def project(stack, tmp_path_factory):
-    root = tmp_path_factory.mktemp("workflows")
-    init_repo(str(root / "work"), PLAYBOOKS)
-    url = "file://" + publish_bare(str(root / "work"), str(root / "repo.git"))
-    project = stack.http("POST", "/api/project/project/", json={"name": "workflow playbooks", "repository_url": url}).json()
-    job = stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])
-    assert job["state"] == "successful"
-    return project
+    return stack.synced_project(tmp_path_factory.mktemp("workflows"), PLAYBOOKS, "workflow playbooks")
 
 
 @pytest.fixture(scope="module")
 def inventory(stack):
-    inv = stack.http("POST", "/api/project/inventory/", json={"name": "workflow local"}).json()
-    r = stack.http("POST", "/api/project/host/", json={"inventory": inv["id"], "hostname": "localhost",
-                                                       "variables": "ansible_connection: local"})
-    assert r.status_code == 201, r.text
-    return inv
+    return stack.local_inventory("workflow local")
 
 
 @pytest.fixture(scope="module")

@@ -34,13 +34,6 @@ def plaintext(rec: dict, field_name: str) -> str:
     return secrets.decrypt(rec.get(field_name) or "", "credential", field_name)
 
 
-def _current(change, name: str) -> str:
-    """A secret's plaintext at validate time: new values are still clear, kept ones are sealed."""
-    if name in change.changed or change.existing is None:
-        return change.data.get(name) or ""
-    return plaintext(change.existing, name)
-
-
 def normalize_key(text: str) -> str:
     """Keys pasted from browsers carry CRLF or lose the final newline; OpenSSH rejects both."""
     text = text.replace("\r\n", "\n").strip()
@@ -78,7 +71,7 @@ def _validate(change) -> None:
     if "private_key" in change.changed and data.get("private_key"):
         data["private_key"] = normalize_key(data["private_key"])
     if kind == "ssh" and ({"private_key", "passphrase"} & change.changed or change.creating):
-        key, passphrase = _current(change, "private_key"), _current(change, "passphrase")
+        key, passphrase = change.plaintext("private_key"), change.plaintext("passphrase")
         if key:
             check_private_key(key, passphrase)
         elif passphrase:
@@ -87,12 +80,12 @@ def _validate(change) -> None:
         data["become_method"] = "sudo"
     if kind == "user_pwd" and not data.get("user_name"):
         raise ValidationError("user_name", "required for user_pwd credentials")
-    if kind == "vault" and not _current(change, "vault_password"):
+    if kind == "vault" and not change.plaintext("vault_password"):
         raise ValidationError("vault_password", "required for vault credentials")
     if kind == "aws":
         if not data.get("key_id"):
             raise ValidationError("key_id", "required for aws credentials")
-        if not _current(change, "key_secret"):
+        if not change.plaintext("key_secret"):
             raise ValidationError("key_secret", "required for aws credentials")
 
 

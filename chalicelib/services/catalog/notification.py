@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.services import secrets, store
+from chalicelib.services import store
 from chalicelib.services.catalog.grants import protect
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Bool01, Choices, Int, Label, Ref, Str, Text, Yaml, load_mapping
@@ -78,27 +78,9 @@ CHANNELS = {"Email": "Email", "DingTalk": "DingTalk", "QiYeWeiXin": "WeCom", "We
 SETTING_FAMILIES = {"Email": EMAIL.family, "DingTalk": DINGTALK.family, "QiYeWeiXin": WECOM.family}
 #: what the other channels need of their own
 OWN_FIELDS = {"Webhook": ("url",), "Slack": ("url",), "Teams": ("url",), "SNS": ("topic_arn",)}
-SECRET_FIELDS = ("url", "headers", "secret")
 TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
 RESULTS = ("started", "successful", "failed")
 RESULT_LABELS = {"started": "Started", "successful": "Success", "failed": "Failure"}
-
-
-def plaintext(rec: dict, family: str) -> dict:
-    """The record with its secret fields decrypted, for the code that sends (never for responses)."""
-    from chalicelib.services.resources import get
-
-    out = dict(rec)
-    for f in get(family).secrets:
-        out[f.name] = secrets.decrypt(rec.get(f.name) or "", family, f.name)
-    return out
-
-
-def _clear(change, name: str) -> str:
-    """A field's plaintext at validate time: a new secret is still clear, a kept one sealed."""
-    if name not in SECRET_FIELDS or name in change.changed or change.existing is None:
-        return change.data.get(name) or ""
-    return secrets.decrypt(change.existing.get(name) or "", "notification", name)
 
 
 def _validate(change) -> None:
@@ -114,14 +96,14 @@ def _validate(change) -> None:
         if not targets(data):
             raise ValidationError("target_list", f"a {channel} notification needs its targets, one per line")
     for name in OWN_FIELDS.get(channel, ()):
-        if not _clear(change, name):
+        if not change.plaintext(name):
             raise ValidationError(name, f"This field is required for a {channel} notification.")
-    url = _clear(change, "url")
+    url = change.plaintext("url")
     if url and not re.fullmatch(r"https?://[^\s/]+\S*", url):
         raise ValidationError("url", "must be an http:// or https:// URL")
     if data.get("topic_arn") and not TOPIC_ARN.fullmatch(data["topic_arn"]):
         raise ValidationError("topic_arn", "must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)")
-    headers(_clear(change, "headers"))
+    headers(change.plaintext("headers"))
     render.check(data)
 
 

@@ -77,6 +77,15 @@ def rule_of(rec: dict, now: int | None = None) -> timing.Rule:
     return timing.Rule.from_record(rec, int(time.time()) if now is None else now)
 
 
+def next_time(rec: dict, after: int, rule: timing.Rule | None = None) -> int | None:
+    """When the schedule runs next, strictly after `after`: None when it is disabled, has ended
+    or is done. `rule` is the record's, when the caller has it already."""
+    if not rec.get("enabled"):
+        return None
+    due = timing.next_due(rule or rule_of(rec, after), after)
+    return due.at if due else None
+
+
 def _validate(change) -> None:
     data = change.data
     now = int(time.time())
@@ -90,8 +99,7 @@ def _validate(change) -> None:
     timing.eventbridge(rule, now)  # refuses what EventBridge Scheduler cannot express, naming the field
     data["cron"] = rule.cron if rule.type == timing.ScheduleType.CRON else ""
     if change.creating or change.changed & set(TIMING_FIELDS):
-        due = timing.next_due(rule, now) if data.get("enabled") else None
-        data["next_time"] = due.at if due else None
+        data["next_time"] = next_time(data, now, rule)
 
 
 def _timer(rec: dict) -> int | None:

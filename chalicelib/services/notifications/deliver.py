@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Logger
 
 from chalicelib import config
-from chalicelib.services import store
+from chalicelib.services import secrets, store
 from chalicelib.services.catalog import notification as catalog
 from chalicelib.services.notifications import channels, render
 from chalicelib.services.notifications.events import JobEvent
@@ -85,7 +85,7 @@ def deliver(job: dict | None, notification_id: int, event: JobEvent | str, conte
     if rec is None:
         attempt = channels.Attempt(False, detail=f"notification {notification_id} no longer exists")
         return _recorded(job, None, event, "", [attempt], record)
-    plain = catalog.plaintext(rec, catalog.NOTIFICATIONS.family)
+    plain = secrets.revealed(catalog.NOTIFICATIONS, rec)
     plain["headers"] = catalog.headers(plain.get("headers") or "")
     settings = None
     family = catalog.SETTING_FAMILIES.get(rec.get("channel") or "")
@@ -94,7 +94,7 @@ def deliver(job: dict | None, notification_id: int, event: JobEvent | str, conte
         if stored is None:
             attempt = channels.Attempt(False, detail=f"its channel setting {rec.get('channel_id')} no longer exists")
             return _recorded(job, rec, event, "", [attempt], record)
-        settings = catalog.plaintext(stored, family)
+        settings = secrets.revealed(get(family), stored)
     try:
         rendered = render.render(plain, context)
     except render.RenderError as exc:

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Logger
 
 from chalicelib.services import launch, rbac, store
+from chalicelib.services.catalog.schedule import next_time
 from chalicelib.services.errors import Conflict, PermissionDenied, ValidationError
 from chalicelib.services.resources import get
-from chalicelib.services.schedules import mirror, timing
+from chalicelib.services.schedules import mirror
 
 logger = Logger(service="opsgrat-schedules")
 
@@ -143,15 +144,14 @@ def why_not(rec: dict, scheduled: int, now: float) -> str:
 
 
 def _record(rec: dict, scheduled: int, now: float, outcome: Outcome) -> None:
-    rule = timing.Rule.from_record(rec, int(now))
+    after = max(int(now), scheduled)
 
     def change(r: dict) -> None:
         r["last_result"] = f"{iso(scheduled)}: {outcome.detail}"[:2048]
         if outcome.result == FireResult.LAUNCHED:
             r["last_time"], r["last_job"] = scheduled, outcome.job
-        due = timing.next_due(rule, max(int(now), scheduled)) if r.get("enabled") else None
-        if r.get("next_time") is None or r["next_time"] <= max(int(now), scheduled):
-            r["next_time"] = due.at if due else None
+        if r.get("next_time") is None or r["next_time"] <= after:  # not moved on already (the ticker)
+            r["next_time"] = next_time(r, after)
 
     saved = store.mutate(get("schedule"), rec["id"], change, current=rec)
     if saved is not None:
