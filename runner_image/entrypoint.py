@@ -397,7 +397,7 @@ def warm_up() -> None:
 
     The local backend calls this in its fork server, so every forked runner starts with them
     ready; in a container it is simply the first thing the one job does."""
-    for service in ("stepfunctions", "logs", "s3", "kms"):
+    for service in ("stepfunctions", "logs", "s3", "kms", "events"):  # events: its start and end on the bus
         aws.client(service)
     store.warm_up()
 
