@@ -57,7 +57,23 @@ def clean_venv():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_runner_requirements_alone_import_the_entrypoint_and_run_ansible(clean_venv):
+@pytest.fixture(scope="module")
+def image_app():
+    """The code as the Dockerfile lays it out (`COPY chalicelib`, `COPY runner_image` into
+    /app): in a directory of its own that the job user can read, wherever the checkout is (a
+    clone in a private temporary directory, say)."""
+    base = tempfile.mkdtemp(prefix="opsgrat-runner-app-")
+    os.chmod(base, 0o755)
+    try:
+        for package in ("chalicelib", "runner_image"):
+            shutil.copytree(os.path.join(ROOT, package), os.path.join(base, package),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_runner_requirements_alone_import_the_entrypoint_and_run_ansible(clean_venv, image_app):
     script = (
         "import runner_image.entrypoint\n"
         "import chalicelib.models\n"
@@ -66,14 +82,14 @@ def test_runner_requirements_alone_import_the_entrypoint_and_run_ansible(clean_v
         "print(r.status, 'pong' in r.stdout)\n"
     )
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update({"PYTHONPATH": ROOT, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin"})
+    env.update({"PYTHONPATH": image_app, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin"})
     proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["successful", "True"]
 
 
-def test_the_image_requirements_run_a_job_in_the_ecs_sandbox_as_the_job_user(clean_venv):
+def test_the_image_requirements_run_a_job_in_the_ecs_sandbox_as_the_job_user(clean_venv, image_app):
     """The runner image's mode (OPSGRAT_SANDBOX=user): ansible runs as the job user, with a built
     environment, from the image's own requirements."""
     script = (
@@ -95,7 +111,7 @@ def test_the_image_requirements_run_a_job_in_the_ecs_sandbox_as_the_job_user(cle
         "print(''.join(e.get('stdout') or '' for e in events))\n"
     )
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update({"PYTHONPATH": ROOT, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin",
+    env.update({"PYTHONPATH": image_app, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin",
                 "OPSGRAT_SANDBOX": "user", "AWS_SECRET_ACCESS_KEY": "runner-only-secret"})
     proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
                           env=env, capture_output=True, text=True, timeout=300)
