@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test bootstrap bench package deploy superuser lint
+.PHONY: dev test bootstrap bench package deploy superuser lint lock
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap
 
@@ -15,10 +15,18 @@ test: bootstrap lint
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 
+# Regenerate the pinned lock files from pyproject.toml's ranges: scripts/lock.py runs
+#   uv pip compile pyproject.toml --extra dev --python-version 3.11 --python-platform linux  -> requirements-dev.txt
+# then the `api` and `runner` extras alone, constrained to that: -> requirements.txt, runner_image/requirements.txt.
+# Current pins are kept where the ranges allow; `make lock UPGRADE=1` takes the newest allowed versions.
+lock: bootstrap
+	$(PY) scripts/lock.py $(if $(UPGRADE),--upgrade)
+
 bench: bootstrap
 	$(PY) bench/api.py
 
 # Deploy to AWS (README "Deploy to AWS"). `package` needs no account; `deploy` and `superuser` do.
+# `chalice package` vendors the API Lambda's lock, requirements.txt, into the deployment package.
 package: bootstrap
 	$(PY) -m infra.build build
 

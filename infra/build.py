@@ -2,7 +2,8 @@
 
 Usage: `python -m infra.build [OUTDIR]` (default `build`). Writes OUTDIR/merge.json and
 OUTDIR/package/{sam.json,deployment.zip}; prints the API Lambda package size. The tests call
-`package()` too, so what CI checks is what an operator deploys.
+`package()` too, so what CI checks is what an operator deploys. `chalice package` vendors what the
+app root's requirements.txt pins: the API Lambda's lock (`make lock`, pyproject.toml's `api` extra).
 """
 from __future__ import annotations
 

@@ -2,7 +2,10 @@
 resource declarations that drive the handlers, so it lists exactly what is served."""
 from __future__ import annotations
 
-from chalice import Blueprint
+import hashlib
+import json
+
+from chalice import Blueprint, Response
 
 from chalicelib.api.http import ROUTES, RouteDoc, endpoint
 from chalicelib.services import limits
@@ -51,7 +54,29 @@ def _record_schema(resource: Resource) -> dict:
         props[label.name] = label.openapi()
     props.update({name: {"readOnly": True} for name in resource.extra_fields})
     return {"type": "object", "required": list(props), "properties": props,
-            "description": resource.description or resource.title}
+            "description": resource.description or resource.title, "x-opsgrat": client_facts(resource)}
+
+
+def natural_key(resource: Resource) -> list[str]:
+    """The fields that name a record to a person (and to `opsgrat apply`): the first unique
+    tuple, else its parent and `name`, else `name`; empty for records known only by id (jobs)
+    and for the one record of a singleton."""
+    if resource.unique:
+        return list(resource.unique[0])
+    if resource.singleton or "name" not in resource.by_name:
+        return []
+    if resource.access.kind == "parent":
+        return [resource.access.parent_field, "name"]
+    return ["name"]
+
+
+def client_facts(resource: Resource) -> dict:
+    """What a generic client (the `opsgrat` CLI) needs beyond JSON Schema: the family, its
+    natural key, which fields name records of which family, the secret fields, and whether
+    clients may write it."""
+    return {"family": resource.family, "key": natural_key(resource),
+            "refs": {f.name: f.family for f in resource.refs}, "secrets": [f.name for f in resource.secrets],
+            "singleton": resource.singleton, "read_only": resource.read_only, "updatable": resource.updatable}
 
 
 def _input_schema(resource: Resource, partial: bool) -> dict:
@@ -233,6 +258,8 @@ def build_document(server_url: str = "/") -> dict:
         if params:
             ops["parameters"] = params
         paths[doc_path(route.path)] = ops
+    paths["/api/openapi.json"]["get"]["responses"]["304"] = {
+        "description": "Not modified: If-None-Match named the current ETag"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "OpsGrat Serverless API", "version": "1.0.0",
@@ -250,9 +277,28 @@ def build_document(server_url: str = "/") -> dict:
     }
 
 
+_SERVED: dict = {}
+
+
+def _served() -> tuple[str, str]:
+    """The document as served and its ETag, built once per process (it only changes with the code)."""
+    if not _SERVED:
+        body = json.dumps(build_document(), separators=(",", ":"))
+        _SERVED.update(body=body, etag='"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"')
+    return _SERVED["body"], _SERVED["etag"]
+
+
 def _openapi(request, principal):
-    return build_document(), 200
+    """Served with an ETag; a client that sends it back in If-None-Match gets 304 and no body
+    (the CLI caches the document and revalidates it on each run)."""
+    body, etag = _served()
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    wanted = {tag.strip() for tag in (request.headers.get("if-none-match") or "").split(",")}
+    if etag in wanted or "*" in wanted:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body, status_code=200, headers={"Content-Type": "application/json", **headers})
 
 
 endpoint(bp, "/api/openapi.json", {"GET": _openapi}, tag="api", public=True,
-         docs={"GET": {"summary": "This OpenAPI 3.1 document", "response": {"type": "object", "required": ["openapi", "paths"]}}})
+         docs={"GET": {"summary": "This OpenAPI 3.1 document (with an ETag; If-None-Match → 304)",
+                       "response": {"type": "object", "required": ["openapi", "paths"]}}})

@@ -70,6 +70,8 @@ class LocalStack:
         self.ticker = Ticker()  # after the pollers: what it sends is handled at once
         self.ticker.start()
         self._start_http()
+        # where `opsgrat` finds this stack when run in its checkout (with admin-token beside it)
+        (self.home / "url").write_text(self.url + "\n")
         logger.info("local stack started", extra={"url": self.url, "moto": endpoint, "restored": restored,
                                                    "home": str(self.home), "jobs_failed_at_start": orphans})
 

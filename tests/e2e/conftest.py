@@ -12,3 +12,11 @@ def stack(tmp_path_factory):
     running = RunningStack(tmp_path_factory.mktemp("stack") / "home", env={"OPSGRAT_HEARTBEAT_SECONDS": "6"}).start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def opsgrat(stack, tmp_path):
+    """The real `opsgrat` executable, connected to the shared stack as its admin."""
+    from tests.cli import Opsgrat
+
+    return Opsgrat(tmp_path, stack.url, stack.token)

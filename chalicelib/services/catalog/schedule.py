@@ -47,8 +47,8 @@ class CronField(Str):
         return super().parse(value)
 
 
-def _epoch(name: str, description: str) -> Int:
-    return Int(name, default=None, minimum=0, maximum=LAST_EPOCH, description=description)
+def _epoch(name: str, description: str, read_only: bool = False) -> Int:
+    return Int(name, default=None, minimum=0, maximum=LAST_EPOCH, description=description, read_only=read_only)
 
 
 #: what a rule is made of, shared by the record and `POST /api/job/schedule/preview/`
@@ -138,8 +138,9 @@ SCHEDULES = register(Resource(
         Int("max_delay", default=DEFAULT_MAX_DELAY, minimum=60, maximum=86400,
             description="Seconds after its due time beyond which a run is never started."),
         Str("cron", read_only=True, description="The five cron fields as one string (cron schedules)."),
-        _epoch("last_time", "When the schedule last launched (its due time)."),
-        _epoch("next_time", "Its next due time; null when it will not run again (ended, done, disabled)."),
+        _epoch("last_time", "When the schedule last launched (its due time).", read_only=True),
+        _epoch("next_time", "Its next due time; null when it will not run again (ended, done, disabled).",
+               read_only=True),
         Ref("last_job", family="job", read_only=True, description="The job its last run launched."),
         Str("last_result", read_only=True, max_length=2048,
             description="What the last due time did: the job it launched, or why it launched none."),

@@ -506,9 +506,12 @@ def view(wf: dict) -> dict:
     for node_id in sorted(graph.nodes):
         node, entry = graph.nodes[node_id], entries.get(str(node_id)) or {}
         child = children.get(("job", int(entry["job"]))) if entry.get("job") else None
+        state = states.get(node_id)
+        if entry.get("job") and child is None and entry.get("state") not in FINAL:
+            state = JobState.NEW  # its job id is reserved and the job is being written: not failed yet
         nodes.append({"id": node_id, "name": node.get("name"), "type": node.get("type") or "",
                       "is_start_node": int(node.get("is_start_node") or 0),
-                      "top": node.get("top"), "left": node.get("left"), "state": states.get(node_id),
+                      "top": node.get("top"), "left": node.get("left"), "state": state,
                       "job": int(entry["job"]) if entry.get("job") else None,
                       "started": (child or {}).get("started") or entry.get("started"),
                       "finished": (child or {}).get("finished") or entry.get("finished"),

@@ -1,0 +1,3 @@
+from opsgrat_cli.main import run
+
+run()
