@@ -1,6 +1,7 @@
 # The two commands of the quick start: `make dev` and `make test`. Both bootstrap themselves.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: dev test bootstrap bench package deploy superuser lint lock
 bootstrap:
@@ -9,8 +10,11 @@ bootstrap:
 dev: bootstrap
 	$(PY) -m chalicelib.local
 
+# In-process tests on every core (pytest-xdist; a test file stays on one worker, so module
+# fixtures are built once), then the end-to-end tests, which share one local stack, serially.
 test: bootstrap lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/e2e
+	$(PY) -m pytest tests/e2e
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,8 @@ from chalicelib.api import auth, job, notification, openapi, project, sync, syst
 from chalicelib.stack import STACK
 
 app = Chalice(app_name="opsgrat")
+# archive uploads (POST /api/project/project/{id}/upload/) are bytes: API Gateway passes them base64-encoded
+app.api.binary_types = sorted({*app.api.binary_types, *project.ARCHIVE_CONTENT_TYPES})
 
 for blueprint in (auth.bp, system.bp, project.bp, sync.bp, template.bp, job.bp, notification.bp, openapi.bp):
     app.register_blueprint(blueprint)

@@ -4,7 +4,10 @@ queue with that queue's resource policy, `infra.storage.notify_queue_policies`, 
 
 Each role is a list of named *grants* (`NEEDS`), and each grant names its resources. The only
 `"Resource": "*"` statements are for actions that AWS does not scope to a resource at all:
-`states:SendTask*` (the task token is the credential) and `ecr:GetAuthorizationToken`.
+`states:SendTask*` (the task token is the credential), `ecr:GetAuthorizationToken`, and
+`ecs:DescribeTaskDefinition`/`ecs:RegisterTaskDefinition` (execution environments' task definitions:
+what those may name is bounded by PassRole, which passes only the runner's two roles, and by RunTask,
+which runs only the runner's families).
 """
 from __future__ import annotations
 
@@ -18,15 +21,16 @@ from infra.functions import API, Function
 
 #: actions that only accept "Resource": "*" (tests allow exactly these)
 UNSCOPED_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
-                    "ecr:GetAuthorizationToken"}
+                    "ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"}
 
 #: what each principal needs; the keys of GRANTS
 NEEDS: dict[str, tuple[str, ...]] = {
     # every family that moves a job to running or to a final state puts the job's state event on
     # the bus (`job_events`): the API (cancel), dispatch, workflow, launch and the runner
     API: ("tables", "kms_encrypt", "kms_decrypt", "run_jobs", "workflow_machines", "stop_runner", "task_tokens",
-          "job_logs_write", "job_logs_read", "artifacts_read", "schedules", "job_events"),
-    "dispatch": ("tables", "run_runner", "stop_runner", "task_tokens", "job_logs_write", "job_events"),
+          "job_logs_write", "job_logs_read", "artifacts_read", "schedules", "job_events", "project_archives_write"),
+    # runs runners, in execution environments' images too (registers their task definitions)
+    "dispatch": ("tables", "run_runner", "runner_images", "stop_runner", "task_tokens", "job_logs_write", "job_events"),
     # launches node jobs (RunJob) and nested workflows (their machines), settles node tokens
     "workflow": ("tables", "run_jobs", "workflow_machines", "task_tokens", "job_logs_write", "job_events"),
     # launches due schedules' jobs and workflows (never decrypts: the runner does), and re-arms or
@@ -36,7 +40,11 @@ NEEDS: dict[str, tuple[str, ...]] = {
     # the channels' secrets (never encrypts: the API stores them), records deliveries, and
     # publishes to SNS topics; its SMTP and webhook calls need no IAM
     "notify": ("tables", "kms_decrypt", "notify_sns"),
-    "runner": ("runner_tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write", "job_events"),
+    # writes its job's output archive (jobs/...) and reads and writes the projects' installed
+    # requirements, cached by revision (requirements/<project id>/<revision>.tar.gz); reads the
+    # uploads of archive projects (projects/<project id>/<sha256>)
+    "runner": ("runner_tables", "kms_decrypt", "task_tokens", "job_logs_write", "artifacts_write", "requirements_cache",
+               "job_events", "project_archives_read"),
 }
 
 #: the role EventBridge Scheduler assumes to deliver due schedules (`scheduler_role`)
@@ -46,7 +54,8 @@ SCHEDULER_SERVICE = "scheduler.amazonaws.com"
 #: the record families the runner reads or writes: the job, what it uses and renders, what a
 #: sync updates. Not users, tokens, grants, templates or login counters (README "Threat model")
 RUNNER_FAMILIES = ("job", "job_host_summary", "credential", "project", "inventory", "host", "group",
-                   "group_children", "group_host", "host_source", "environment_variable", "job_settings")
+                   "group_children", "group_host", "host_source", "environment_variable", "job_settings",
+                   "execution_environment")
 _DATA_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
                  "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
 
@@ -98,8 +107,8 @@ def _job_log_streams() -> dict:
     return service_arn("logs", f"log-group:{STACK.log_group}:*")
 
 
-def _objects() -> dict:
-    return sub("${ArtifactsBucket.Arn}/*")
+def _objects(prefix: str = "") -> dict:
+    return sub(f"${{ArtifactsBucket.Arn}}/{prefix}*")
 
 
 def _run_jobs() -> list[dict]:
@@ -158,10 +167,15 @@ GRANTS: dict[str, Callable[[], list[dict]]] = {
     "task_tokens": lambda: [statement(["states:SendTaskSuccess", "states:SendTaskFailure",
                                        "states:SendTaskHeartbeat"], ["*"], "TaskTokens")],
     "run_runner": lambda: [
-        statement(["ecs:RunTask"], [service_arn("ecs", f"task-definition/{compute.task_family()}:*")], "RunRunner",
+        statement(["ecs:RunTask"], [service_arn("ecs", f"task-definition/{compute.task_family()}:*"),
+                                    service_arn("ecs", f"task-definition/{compute.task_family()}-*:*")], "RunRunner",
                   ArnEquals={"ecs:cluster": arn("RunnerCluster")}),
         statement(["iam:PassRole"], [arn("RunnerTaskRole"), arn("RunnerExecutionRole")], "PassRunnerRoles",
                   StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"})],
+    # copies of the runner's task definition with an execution environment's image
+    # (`chalicelib.services.runners.ImageTaskDefinitions`); registering one passes the runner's roles
+    "runner_images": lambda: [statement(["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"], ["*"],
+                                        "RunnerImages")],
     "stop_runner": lambda: [statement(["ecs:DescribeTasks", "ecs:StopTask"],
                                       [service_arn("ecs", f"task/{compute.cluster_name()}/*")], "StopRunner")],
     "job_logs_write": lambda: [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [_job_log_streams()],
@@ -169,7 +183,13 @@ GRANTS: dict[str, Callable[[], list[dict]]] = {
     "job_logs_read": lambda: [statement(["logs:GetLogEvents", "logs:FilterLogEvents"], [_job_log_streams()],
                                         "ReadJobLogs")],
     "artifacts_read": lambda: [statement(["s3:GetObject", "s3:DeleteObject"], [_objects()], "ReadArtifacts")],
-    "artifacts_write": lambda: [statement(["s3:PutObject", "s3:GetObject"], [_objects()], "WriteArtifacts")],
+    "artifacts_write": lambda: [statement(["s3:PutObject", "s3:GetObject"], [_objects("jobs/")], "WriteArtifacts")],
+    "requirements_cache": lambda: [statement(["s3:PutObject", "s3:GetObject"], [_objects("requirements/")],
+                                             "RequirementsCache")],
+    # archive projects: the API stores an accepted upload (projects/<project id>/<sha256>), the
+    # runner reads it to unpack it for each sync and job
+    "project_archives_write": lambda: [statement(["s3:PutObject"], [_objects("projects/")], "StoreProjectArchives")],
+    "project_archives_read": lambda: [statement(["s3:GetObject"], [_objects("projects/")], "ReadProjectArchives")],
     "schedules": _schedules,
     "job_events": _job_events,
     "notify_sns": _notify_sns,

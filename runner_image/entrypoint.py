@@ -12,6 +12,7 @@ execution's task token.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import sys
@@ -19,9 +20,11 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.services import (
@@ -35,6 +38,7 @@ from chalicelib.services.catalog.template import RUN_OPTIONS
 from chalicelib.services.fields import load_mapping
 from chalicelib.services.jobs import JobKind, JobState
 from chalicelib.services.resources import get
+from chalicelib.stack import STACK
 from runner_image.opsgrat_runner import workdir
 from runner_image.opsgrat_runner.execute import RunSpec
 from runner_image.opsgrat_runner.sandbox import Sandbox, SandboxUnavailable
@@ -225,20 +229,109 @@ def _credential(cred_id: int | None) -> dict[str, str]:
 
 
 def _checkout(project: dict, dest: str, stream: EventStream) -> str:
-    from runner_image.opsgrat_runner.git import checkout
+    """The project's content into `dest`, by its type: a git clone, an svn checkout, or the
+    uploaded archive (its sha256 is the project's revision) unpacked; the revision it is at."""
+    kind = project.get("project_type") or "git"
+    if kind == "archive":
+        from runner_image.opsgrat_runner import archive
 
+        sha = project.get("revision") or ""
+        if not sha:
+            raise archive.ArchiveError("the archive project has no archive yet: upload one first")
+        stream.note(f"Unpacking the project's archive {sha}")
+        checked = archive.unpack(archive.download(int(project["id"]), sha), dest, sha)
+        stream.note(f"Revision {sha} ({checked.kind}, {len(checked.members)} members, {checked.unpacked:,} bytes)")
+        return sha
     cred = _credential(project.get("credential"))
     url = project["repository_url"]
-    stream.note(f"Checking out {url} at {project.get('branch_specifier') or 'the default branch'}")
-    revision = checkout(url, project.get("branch_specifier") or None, dest,
-                        username=cred.get("user_name") or None, password=cred.get("password") or None,
-                        ssh_key=cred.get("private_key") or None, ssh_key_passphrase=cred.get("passphrase") or None)
+    auth = {"username": cred.get("user_name") or None, "password": cred.get("password") or None,
+            "ssh_key": cred.get("private_key") or None, "ssh_key_passphrase": cred.get("passphrase") or None}
+    pin = project.get("scm_revision") or None
+    if kind == "svn":
+        from runner_image.opsgrat_runner import svn
+
+        stream.note(f"Checking out {svn.repository_url(url, project.get('branch_specifier'))} at "
+                    f"{'revision ' + pin if pin else 'HEAD'}")
+        revision = svn.checkout(url, project.get("branch_specifier") or None, dest, revision=pin, **auth)
+    else:
+        from runner_image.opsgrat_runner.git import checkout
+
+        stream.note(f"Checking out {url} at {project.get('branch_specifier') or 'the default branch'}"
+                    + (f", pinned to {pin}" if pin else ""))
+        revision = checkout(url, project.get("branch_specifier") or None, dest, revision=pin,
+                            clean=bool(project.get("scm_clean")),
+                            track_submodules=bool(project.get("scm_track_submodules")), **auth)
     stream.note(f"Revision {revision}")
     return revision
 
 
 def _environment() -> dict[str, str]:
     return {row["name"]: str(row.get("value") or "") for row in store.scan_partition("environment_variable")}
+
+
+def _galaxy(project: dict):
+    """The galaxy server of the project's galaxy credential, or None (ansible-galaxy's default)."""
+    from runner_image.opsgrat_runner.requirements import Galaxy
+
+    cred = _credential(project.get("galaxy_credential"))
+    return Galaxy(cred["url"], cred.get("token") or "") if cred.get("url") else None
+
+
+def _cached_requirements(key: str, stream: EventStream):
+    """The body of the requirements archive stored at `key`, or None when there is none (a
+    missing key is a 403 to a role that may not list the bucket) or it cannot be read."""
+    try:
+        return aws.client("s3").get_object(Bucket=STACK.bucket, Key=key)["Body"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "403", "AccessDenied"):
+            return None
+        error: Exception = exc
+    except BotoCoreError as exc:
+        error = exc
+    logger.error("could not read the cached requirements", extra={"key": key, "error": str(error)})
+    stream.note(f"requirements: the cached install could not be read ({type(error).__name__}); installing them")
+    return None
+
+
+def _requirements(project: dict, revision: str, stream: EventStream, dirs: JobDirs, sandbox: Sandbox,
+                  env: dict[str, str], should_cancel, *, sync: bool) -> str | None:
+    """The project's requirements for `revision`, in the job's requirements directory; None when
+    the checkout has no requirements files.
+
+    A sync always installs them (in the job zone) and stores their archive by (project,
+    revision); a job unpacks that archive when there is one, else installs (and stores) them
+    itself. RequirementsError when an install fails (its output is in the job's log)."""
+    from runner_image.opsgrat_runner import requirements as reqs
+    from runner_image.opsgrat_runner.redact import Redactor
+
+    files = reqs.found(dirs.project)
+    if not files:
+        return None
+    galaxy = _galaxy(project)
+    run = reqs.ZoneCommand(sandbox, dirs, stream.note, Redactor([galaxy.token] if galaxy else []), should_cancel)
+    key = reqs.archive_key(project["id"], revision)
+    if not sync:
+        body = _cached_requirements(key, stream)
+        if body is not None:
+            with closing(body):
+                target = reqs.unpack(run, dirs, body)
+            stream.note(f"requirements: using those installed for revision {revision} by an earlier sync or job "
+                        "(not reinstalled)")
+            return target
+    target = reqs.install(run, dirs, files, env, galaxy)
+    stream.note(f"requirements: installed for revision {revision}")
+    try:
+        handle = reqs.open_archive(reqs.pack(run, dirs))
+        if handle is None:
+            stream.note(f"requirements: not cached (the archive is not a file of at most {reqs.MAX_ARCHIVE} bytes)")
+        else:
+            with handle:
+                aws.client("s3").upload_fileobj(handle, STACK.bucket, key)
+            os.unlink(os.path.join(dirs.zone, reqs.ARCHIVE_NAME))
+    except (reqs.RequirementsError, OSError, ClientError, BotoCoreError) as exc:
+        logger.exception("could not cache the requirements", extra={"key": key})
+        stream.note(f"requirements: not cached ({type(exc).__name__}: {exc}); the next job reinstalls them")
+    return target
 
 
 def _machine_credential(job: dict) -> dict[str, str]:
@@ -296,8 +389,20 @@ def run_playbook_job(job: dict, stream: EventStream, should_cancel, dirs: JobDir
         inventory = rendering.result() if rendering else None
         env = environment.result()
         marks.append(("inventory", time.perf_counter()))
+    requirements_dir = None
+    if project_dir is not None:
+        from runner_image.opsgrat_runner.requirements import RequirementsError
+
+        try:
+            requirements_dir = _requirements(project, revision, stream, dirs, zone.sandbox, env, should_cancel,
+                                             sync=False)
+        except RequirementsError as exc:
+            state = JobState.CANCELED if should_cancel() else JobState.FAILED
+            return Outcome(state, "canceled by a user" if state == JobState.CANCELED
+                           else f"the project's requirements could not be installed: {exc}", revision=revision)
+        marks.append(("requirements", time.perf_counter()))
     spec = _spec(job, machine, vault, settings, project_dir=project_dir, inventory=inventory, env=env,
-                 workdir=dirs.zone)
+                 workdir=dirs.zone, requirements_dir=requirements_dir)
     timeout = spec.job_timeout
     deadline = time.monotonic() + timeout + ZONE_GRACE if timeout else None
     result = zone.run(spec, on_event=stream.add, should_cancel=should_cancel, deadline=deadline)
@@ -323,8 +428,9 @@ def artifacts(stream: "EventStream") -> dict:
     return stream.artifacts if size <= MAX_ARTIFACTS else {}
 
 
-def sync_project(job: dict, stream: EventStream, dirs: JobDirs) -> Outcome:
+def sync_project(job: dict, stream: EventStream, dirs: JobDirs, should_cancel=lambda: False) -> Outcome:
     from runner_image.opsgrat_runner.git import find_playbooks
+    from runner_image.opsgrat_runner.requirements import RequirementsError, found
 
     projects = get("project")
     project = store.get("project", int(job["project"]))
@@ -333,6 +439,21 @@ def sync_project(job: dict, stream: EventStream, dirs: JobDirs) -> Outcome:
     revision = _checkout(project, dirs.project, stream)
     playbooks = find_playbooks(dirs.project)
     stream.note(f"Found {len(playbooks)} playbook(s): {', '.join(playbooks)}")
+    if found(dirs.project):  # roles and collections, installed in the job zone and cached by revision
+        try:
+            sandbox = Sandbox.from_environment()
+        except SandboxUnavailable as exc:
+            return Outcome(JobState.FAILED, f"job isolation is not available on this runner: {exc}", revision=revision)
+        sandbox.hand_over(dirs.zone)
+        try:
+            _requirements(project, revision, stream, dirs, sandbox, _environment(), should_cancel, sync=True)
+        except RequirementsError as exc:
+            if should_cancel():
+                return Outcome(JobState.CANCELED, "canceled by a user", revision=revision)
+            return Outcome(JobState.FAILED, f"the project's requirements could not be installed: {exc}",
+                           revision=revision)
+        finally:
+            sandbox.cleanup()
     for _ in range(10):
         current = store.get("project", project["id"])
         if current is None:
@@ -402,6 +523,35 @@ def warm_up() -> None:
     store.warm_up()
 
 
+class ExecutionEnvironmentError(RuntimeError):
+    """The job's execution environment cannot be used here (the job fails with this reason)."""
+
+
+def zone_python(job: dict, stream: EventStream) -> str | None:
+    """The Python the job zone runs ansible with: the venv's of the job's execution environment,
+    else the runner's own (None). An image is what this runner already runs in on AWS (the
+    dispatcher chose its task definition); the local stack does not use images, and says so."""
+    env_id = job.get("execution_environment")
+    if not env_id:
+        return None
+    env = store.get("execution_environment", int(env_id))
+    if env is None:
+        raise ExecutionEnvironmentError(f"execution_environment: execution environment {env_id} no longer exists")
+    label = f'execution environment {env["id"]} "{env.get("name")}"'
+    if env.get("venv"):
+        python = os.path.join(env["venv"], "bin", "python")
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise ExecutionEnvironmentError(f"execution_environment: {python} does not exist on this runner "
+                                            f"(the venv of {label}); create the venv with ansible-core and ansible-runner")
+        stream.note(f"Execution environment: {label}, venv {env['venv']}")
+        return python
+    if env.get("image"):
+        local = os.environ.get("OPSGRAT_RUNNER_BACKEND", "ecs") != "ecs"
+        stream.note(f"Execution environment: {label}, image {env['image']}"
+                    + (" (not used by the local stack: the job runs with the stack's own ansible)" if local else ""))
+    return None
+
+
 def _run(job: dict, stream: EventStream, should_cancel: CancelWatch, settings: dict) -> Outcome:
     """Prepare the job's directories and sandbox, run the job by its kind, remove what it left."""
     kind = job.get("kind")
@@ -409,7 +559,7 @@ def _run(job: dict, stream: EventStream, should_cancel: CancelWatch, settings: d
     zone = None
     try:
         if kind == JobKind.PROJECT_UPDATE:
-            return sync_project(job, stream, dirs)
+            return sync_project(job, stream, dirs, should_cancel)
         if kind == JobKind.INVENTORY_UPDATE:
             return sync_host_source(job, stream, dirs)
         try:
@@ -417,7 +567,11 @@ def _run(job: dict, stream: EventStream, should_cancel: CancelWatch, settings: d
         except SandboxUnavailable as exc:
             return Outcome(JobState.FAILED, f"job isolation is not available on this runner: {exc}")
         sandbox.hand_over(dirs.zone)
-        zone = JobZone(sandbox, dirs).start()  # its interpreter starts while the project checks out
+        try:
+            python = zone_python(job, stream)
+        except ExecutionEnvironmentError as exc:
+            return Outcome(JobState.FAILED, str(exc))
+        zone = JobZone(sandbox, dirs, python=python).start()  # its interpreter starts while the project checks out
         return run_playbook_job(job, stream, should_cancel, dirs, zone, settings)
     finally:
         if zone is not None:

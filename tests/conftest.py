@@ -38,7 +38,10 @@ class Api:
         if self.token:
             hdrs.setdefault("Authorization", f"Token {self.token}")
         payload = None
-        if body is not None:
+        if isinstance(body, bytes):  # raw bytes as they are (an archive upload)
+            hdrs.setdefault("Content-Type", "application/octet-stream")
+            payload = body
+        elif body is not None:
             if form:
                 from urllib.parse import urlencode
 

@@ -473,6 +473,27 @@ def test_runner_container_is_the_one_the_ecs_backend_overrides(sam):
     assert container["Image"] == {"Ref": "RunnerImage"}
 
 
+def test_only_the_dispatch_role_registers_task_definitions_and_it_runs_and_passes_only_the_runners(cfn):
+    """Execution environments' images (`runners.ImageTaskDefinitions`): the dispatch role registers
+    copies of the runner's task definition (unscoped actions), runs only the runner's families and
+    passes only the runner's two roles, to ECS tasks alone."""
+    dispatch = iam.role_id("dispatch")
+    for role, statement in _policies(cfn):
+        actions = set(_listed(statement["Action"]))
+        if {"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"} & actions:
+            assert role == dispatch, (role, statement)
+    statements = _role_statements(cfn, dispatch)
+    run = [s for s in statements if "ecs:RunTask" in _listed(s["Action"])]
+    assert len(run) == 1
+    family = compute.task_family()
+    assert {json.dumps(r).split("task-definition/")[1].split('"')[0] for r in _listed(run[0]["Resource"])} == \
+        {f"{family}:*", f"{family}-*:*"}
+    passes = [s for s in statements if "iam:PassRole" in _listed(s["Action"])]
+    assert [(s["Resource"], s["Condition"]) for s in passes] == [
+        ([{"Fn::GetAtt": ["RunnerTaskRole", "Arn"]}, {"Fn::GetAtt": ["RunnerExecutionRole", "Arn"]}],
+         {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})]
+
+
 # --- CloudFormation in moto ------------------------------------------------------------------
 
 def test_template_deploys_into_moto_cloudformation(deployed):
@@ -602,7 +623,7 @@ def test_create_superuser_script_prints_a_token_that_the_api_accepts(deployed):
 
 def test_the_runner_role_reaches_only_the_records_and_counters_of_its_families(sam):
     from chalicelib.models import AuthToken, LoginFailures
-    from chalicelib.services import resources
+    from chalicelib.services import catalog, resources  # noqa: F401 - importing catalog registers every family
 
     statements = sam["Resources"]["RunnerTaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]

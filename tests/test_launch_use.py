@@ -234,6 +234,23 @@ def test_a_project_sync_re_checks_the_projects_credential(carol, alice, bob):
     refused(bob.api.post(f"{PROJECTS}{project['id']}/sync/"), "project.credential")
 
 
+def test_a_project_sync_and_a_run_re_check_the_projects_galaxy_credential(carol, alice, bob):
+    galaxy = created(carol.api.post(CREDENTIALS, {"name": "hub", "type": "galaxy", "url": "https://hub.example.com/",
+                                                  "token": "tok-1"}))
+    alice_may_use = grant(carol, "credential", galaxy, alice, "execute")
+    project = created(alice.api.post(PROJECTS, {"name": "site", "repository_url": "file:///srv/site.git",
+                                                "galaxy_credential": galaxy["id"]}))
+    inventory = created(alice.api.post(INVENTORIES, {"name": "prod"}))
+    template = created(alice.api.post(TEMPLATES, {"name": "deploy", "project": project["id"], "playbook": "site.yml",
+                                                  "inventory": inventory["id"]}))
+    grant(alice, "project", project, bob, "execute")
+    grant(alice, "template", template, bob, "execute")
+    assert bob.api.post(f"{PROJECTS}{project['id']}/sync/").status_code == 201
+    withdraw(carol, "credential", alice_may_use)
+    refused(bob.api.post(f"{PROJECTS}{project['id']}/sync/"), "project.galaxy_credential")
+    refused(run(bob, template), "project.galaxy_credential")
+
+
 def _inventory_with_login(carol: Person, alice: Person, bob: Person, template_credential: dict | None = None):
     """alice's template on alice's inventory, whose login credential carol lets alice use."""
     login = ssh_credential(carol, "inventory login")

@@ -174,6 +174,8 @@ class Custom:
 CUSTOM_ROUTES = {
     ("/api/project/project/{id}/sync", "POST"): Custom("project", "sync", "execute", 201),
     ("/api/project/project/{id}/playbooks", "GET"): Custom("project", "playbooks", "read", 200),
+    ("/api/project/project/{id}/upload", "POST"): Custom("project", "upload", "write", 201, variant="archive",
+                                                         body=lambda rec: _sample_archive()),
     ("/api/project/inventory/{id}/script", "GET"): Custom("inventory", "script", "read", 200),
     ("/api/project/host/source/{id}/sync", "POST"): Custom("host_source", "sync", "write", 201),
     ("/api/template/template/run", "GET"): Custom("template", "run", "list", 200),
@@ -252,6 +254,7 @@ CREDENTIAL_SECRETS = {
     "user_pwd": {"user_name": "git", "password": "pw-git"},
     "vault": {"vault_password": "pw-vault"},
     "aws": {"key_id": "AKIAEXAMPLE", "key_secret": "pw-aws"},
+    "galaxy": {"url": "https://galaxy.example.com/", "token": "pw-galaxy"},
 }
 
 
@@ -260,7 +263,22 @@ def _credential(world, parent, by, variant):
     return {"name": unique("cred"), "type": kind, **CREDENTIAL_SECRETS[kind]}
 
 
+def _sample_archive() -> bytes:
+    """A .tar.gz of one playbook (the body of an archive project's upload)."""
+    import io
+    import tarfile
+
+    buffer, text = io.BytesIO(), b"- hosts: all\n  tasks: []\n"
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("site.yml")
+        info.size = len(text)
+        tar.addfile(info, io.BytesIO(text))
+    return buffer.getvalue()
+
+
 def _project(world, parent, by, variant):
+    if variant == "archive":
+        return {"name": unique("proj"), "project_type": "archive"}
     url = "https://git.example.com/site.git" if variant == "https" else "file:///srv/site.git"
     return {"name": unique("proj"), "repository_url": url}
 
@@ -687,6 +705,7 @@ class Attach:
 ATTACH_VARIANTS = {
     ("project", "credential"): ("https", "user_pwd"),
     ("project", "vault_credential"): (None, "vault"),
+    ("project", "galaxy_credential"): (None, "galaxy"),
     ("template", "vault_credential"): (None, "vault"),
     ("job", "vault_credential"): (None, "vault"),
     ("job", "project"): ("playbook", None),

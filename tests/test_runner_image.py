@@ -3,17 +3,22 @@ alone (a clean venv, nothing from the dev environment) are enough to import the 
 a real ad-hoc command. There is no Docker engine here, so the image itself is not built."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKERFILE = os.path.join(ROOT, "runner_image", "Dockerfile")
 REQUIREMENTS = os.path.join(ROOT, "runner_image", "requirements.txt")
+DEFAULT_COLLECTIONS = os.path.join(ROOT, "runner_image", "default_collections.py")
 #: Debian's Python 3.11 (scripts/bootstrap installs python3-venv for it)
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 
@@ -42,8 +47,9 @@ def test_dockerfile_runs_the_runner_as_root_and_jobs_as_the_unprivileged_job_use
 
 @pytest.fixture(scope="module")
 def clean_venv():
-    """A new venv with only runner_image/requirements.txt installed, on the system's Python 3.11
-    (as the image's is, it lives outside any home directory, so the job user can run it too)."""
+    """A new venv with only runner_image/requirements.txt installed, then the default collections
+    by the Dockerfile's own step, on the system's Python 3.11 (as the image's is, it lives outside
+    any home directory, so the job user can run it too)."""
     base = tempfile.mkdtemp(prefix="opsgrat-runner-venv-")
     os.chmod(base, 0o755)
     try:
@@ -52,9 +58,32 @@ def clean_venv():
         proc = subprocess.run([os.path.join(base, "bin", "pip"), "install", "-q", "--disable-pip-version-check",
                                "-r", REQUIREMENTS], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-3000:]
+        proc = subprocess.run([os.path.join(base, "bin", "python"), DEFAULT_COLLECTIONS], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
         yield base
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+#: the image's mode kills every process of its job user when a job ends, so these tests run
+#: jobs as a user of their own: a job of another test (another xdist worker) as `opsgrat-job`
+#: must not be killed by theirs
+IMAGE_JOB_USER = "opsgrat-image-job"
+
+
+@pytest.fixture(scope="module")
+def image_job_user() -> str:
+    if os.geteuid() != 0:
+        pytest.skip("the image's sandbox mode switches to the job user: root only")
+    if subprocess.run(["id", IMAGE_JOB_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--user-group", "--create-home", "--shell", "/usr/sbin/nologin",
+                        IMAGE_JOB_USER], check=True, capture_output=True)
+    home = pwd.getpwnam(IMAGE_JOB_USER).pw_dir  # ansible's remote_tmp for local connections, as in the image
+    if not os.path.isdir(home):
+        os.makedirs(home, mode=0o700)
+        shutil.chown(home, IMAGE_JOB_USER, IMAGE_JOB_USER)
+    return IMAGE_JOB_USER
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +118,7 @@ def test_runner_requirements_alone_import_the_entrypoint_and_run_ansible(clean_v
     assert proc.stdout.split() == ["successful", "True"]
 
 
-def test_the_image_requirements_run_a_job_in_the_ecs_sandbox_as_the_job_user(clean_venv, image_app):
+def test_the_image_requirements_run_a_job_in_the_ecs_sandbox_as_the_job_user(clean_venv, image_app, image_job_user):
     """The runner image's mode (OPSGRAT_SANDBOX=user): ansible runs as the job user, with a built
     environment, from the image's own requirements."""
     script = (
@@ -112,10 +141,149 @@ def test_the_image_requirements_run_a_job_in_the_ecs_sandbox_as_the_job_user(cle
     )
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update({"PYTHONPATH": image_app, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin",
-                "OPSGRAT_SANDBOX": "user", "AWS_SECRET_ACCESS_KEY": "runner-only-secret"})
+                "OPSGRAT_SANDBOX": "user", "OPSGRAT_JOB_USER": image_job_user,
+                "AWS_SECRET_ACCESS_KEY": "runner-only-secret"})
     proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     first, output = proc.stdout.split("\n", 1)
     assert first == "user successful ", proc.stdout
-    assert "opsgrat-job" in output and "key=none" in output and "runner-only-secret" not in output
+    assert image_job_user in output and "key=none" in output and "runner-only-secret" not in output
+
+
+def test_dockerfile_installs_the_default_collections_after_the_runner_lock():
+    text = open(DOCKERFILE, encoding="utf-8").read()
+    step = "RUN python runner_image/default_collections.py"
+    assert "COPY runner_image/collections.txt runner_image/default_collections.py runner_image/" in text
+    assert text.index("-r runner_image/requirements.txt") < text.index(step) < text.index("COPY runner_image runner_image")
+
+
+def test_a_job_of_the_image_runs_a_default_collection_module_as_the_job_user(clean_venv, image_app, image_job_user):
+    script = (
+        "import os\n"
+        "from runner_image.opsgrat_runner import workdir\n"
+        "from runner_image.opsgrat_runner.execute import RunSpec\n"
+        "from runner_image.opsgrat_runner.sandbox import Sandbox\n"
+        "from runner_image.opsgrat_runner.zone import JobZone\n"
+        "sandbox = Sandbox.from_environment()\n"
+        "dirs = workdir.create(1, None)\n"
+        "sandbox.hand_over(dirs.zone)\n"
+        "ini = os.path.join(dirs.zone, 'app.ini')\n"
+        "spec = RunSpec(kind='adhoc', module='community.general.ini_file',\n"
+        "               module_args=f'path={ini} section=main option=color value=blue',\n"
+        "               inventory_str='box ansible_connection=local\\n', workdir=dirs.zone)\n"
+        "r = JobZone(sandbox, dirs).start().run(spec, on_event=lambda event: None, should_cancel=lambda: False)\n"
+        "text = open(ini).read() if os.path.exists(ini) else ''\n"
+        "workdir.remove(dirs)\n"
+        "print(sandbox.mode, r.status, r.error)\n"
+        "print(text)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update({"PYTHONPATH": image_app, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin",
+                "OPSGRAT_SANDBOX": "user", "OPSGRAT_JOB_USER": image_job_user})
+    proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, text = proc.stdout.split("\n", 1)
+    assert first == "user successful ", proc.stdout
+    assert "[main]" in text and "color = blue" in text
+
+
+# ---------------------------------------------------------------- runner_image/default_collections.py
+
+
+def _collections_script():
+    from runner_image import default_collections
+
+    return default_collections
+
+
+def _manifest(namespace: str, name: str, version: str) -> str:
+    return json.dumps({"collection_info": {"namespace": namespace, "name": name, "version": version}})
+
+
+def _wheel(path, members: dict[str, str]) -> str:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def _pins(path, source: str, sha256: str, collections: dict[str, str]):
+    lines = [f"{source} --hash=sha256:{sha256}", *(f"{key}=={version}" for key, version in collections.items())]
+    path.write_text("# test pins\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def _a_wheel(tmp_path, version_of_two="1.0.0", name="community-1.whl"):
+    return _wheel(tmp_path / name, {
+        "ansible_collections/demo/one/MANIFEST.json": _manifest("demo", "one", "1.0.0"),
+        "ansible_collections/demo/one/plugins/modules/hello.py": "# hello\n",
+        "ansible_collections/demo/two/MANIFEST.json": _manifest("demo", "two", version_of_two),
+        "ansible_collections/other/three/MANIFEST.json": _manifest("other", "three", "3.0.0"),
+        "ansible_collections/ansible_release.py": "",
+        "community-1.dist-info/METADATA": "Name: community\n",
+    })
+
+
+def test_collections_txt_pins_the_collections_of_awxs_default_execution_environment():
+    pins = _collections_script().read_pins()
+    assert pins.source.startswith("ansible==") and len(pins.sha256) == 64
+    assert set(pins.collections) == {"ansible.posix", "ansible.utils", "ansible.netcommon", "ansible.windows",
+                                     "community.general", "community.crypto", "amazon.aws", "kubernetes.core"}
+
+
+def test_default_collections_extract_only_the_pinned_ones_and_a_second_run_is_a_no_op(tmp_path):
+    script = _collections_script()
+    sha = _a_wheel(tmp_path)
+    pins = _pins(tmp_path / "pins.txt", "community==1", sha, {"demo.one": "1.0.0", "demo.two": "1.0.0"})
+    into = tmp_path / "site"
+    args = ["--wheel", str(tmp_path / "community-1.whl"), "--into", str(into), "--pins", str(pins)]
+    assert script.main(args) == 0
+    root = into / "ansible_collections"
+    assert sorted(p.name for p in (root / "demo").iterdir()) == ["one", "two"]
+    assert not (root / "other").exists() and not (root / "ansible_release.py").exists()
+    assert oct((root / "demo" / "one" / "plugins" / "modules" / "hello.py").stat().st_mode & 0o777) == "0o644"
+    assert script.main(["--wheel", str(tmp_path / "missing.whl"), "--into", str(into), "--pins", str(pins)]) == 0
+
+
+def test_default_collections_of_new_pins_replace_those_of_the_old_ones(tmp_path):
+    script = _collections_script()
+    into = tmp_path / "site"
+    old = _pins(tmp_path / "old.txt", "community==1", _a_wheel(tmp_path), {"demo.one": "1.0.0", "demo.two": "1.0.0"})
+    assert script.main(["--wheel", str(tmp_path / "community-1.whl"), "--into", str(into), "--pins", str(old)]) == 0
+    sha = _a_wheel(tmp_path, version_of_two="2.0.0", name="community-2.whl")
+    new = _pins(tmp_path / "new.txt", "community==2", sha, {"demo.two": "2.0.0", "other.three": "3.0.0"})
+    assert script.main(["--wheel", str(tmp_path / "community-2.whl"), "--into", str(into), "--pins", str(new)]) == 0
+    root = into / "ansible_collections"
+    assert not (root / "demo" / "one").exists()
+    assert script.manifest_version(root / "demo" / "two") == ("demo", "two", "2.0.0")
+    assert script.manifest_version(root / "other" / "three") == ("other", "three", "3.0.0")
+    assert script.up_to_date(root, script.read_pins(new))
+
+
+@pytest.mark.parametrize("member", ["ansible_collections/demo/one/../../../../escape.py",
+                                    "ansible_collections/demo/one//etc/escape.py"])
+def test_default_collections_refuse_a_wheel_member_outside_its_collection(tmp_path, capsys, member):
+    script = _collections_script()
+    sha = _wheel(tmp_path / "bad.whl", {"ansible_collections/demo/one/MANIFEST.json": _manifest("demo", "one", "1"),
+                                        member: "print('out')\n"})
+    pins = _pins(tmp_path / "pins.txt", "bad==1", sha, {"demo.one": "1"})
+    into = tmp_path / "site"
+    assert script.main(["--wheel", str(tmp_path / "bad.whl"), "--into", str(into), "--pins", str(pins)]) == 1
+    assert "unsafe member path" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("escape.py"))
+    assert not (into / "ansible_collections" / "demo").exists()
+
+
+def test_default_collections_refuse_a_wheel_of_another_sha256_or_another_version(tmp_path, capsys):
+    script = _collections_script()
+    sha = _a_wheel(tmp_path)
+    wheel, into = str(tmp_path / "community-1.whl"), str(tmp_path / "site")
+    other_sha = _pins(tmp_path / "sha.txt", "community==1", "0" * 64, {"demo.one": "1.0.0"})
+    assert script.main(["--wheel", wheel, "--into", into, "--pins", str(other_sha)]) == 1
+    assert "is not the pinned" in capsys.readouterr().err
+    other_version = _pins(tmp_path / "version.txt", "community==1", sha, {"demo.one": "1.0.1"})
+    assert script.main(["--wheel", wheel, "--into", into, "--pins", str(other_version)]) == 1
+    assert "not the pinned demo.one==1.0.1" in capsys.readouterr().err
+    assert not (tmp_path / "site" / "ansible_collections" / "demo").exists()

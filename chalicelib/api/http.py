@@ -143,7 +143,8 @@ Handler = Callable[..., Any]
 
 
 def endpoint(bp: Blueprint, path: str, handlers: dict[str, Handler], *, tag: str, public: bool = False,
-             docs: dict[str, dict] | None = None, resource: Any = None, kind: str = "") -> None:
+             docs: dict[str, dict] | None = None, resource: Any = None, kind: str = "",
+             content_types: list[str] | None = None) -> None:
     """Serve `path` with one handler per method: handler(request, principal, **path_params).
 
     Handlers return (body, status) or a Chalice Response. Service errors become
@@ -179,6 +180,6 @@ def endpoint(bp: Blueprint, path: str, handlers: dict[str, Handler], *, tag: str
         return response
 
     view.__name__ = "view_" + path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
-    bp.route(path, methods=ALL_METHODS, content_types=CONTENT_TYPES)(view)
+    bp.route(path, methods=ALL_METHODS, content_types=content_types or CONTENT_TYPES)(view)
     ROUTES.append(RouteDoc(path=path, methods={m: (docs or {}).get(m, {}) for m in allowed}, tag=tag,
                            public=public, resource=resource, kind=kind, path_params=path_params))

@@ -209,7 +209,8 @@ def _resource_ops(route: RouteDoc, schemas: dict) -> dict:
 
 def _custom_ops(route: RouteDoc) -> dict:
     """Operations of hand-written routes, from their docs: `summary`, `status`, `response` (a
-    JSON schema) or `content` (schemas by media type), `request` (a JSON schema) and `query`
+    JSON schema) or `content` (schemas by media type), `request` (a JSON schema) or
+    `request_content` (schemas by media type, for a body that is not JSON) and `query`
     (the fields parsed from the query string, or parameter objects)."""
     ops = {}
     for method, doc in route.methods.items():
@@ -218,10 +219,13 @@ def _custom_ops(route: RouteDoc) -> dict:
         op: dict = {"summary": doc.get("summary", route.path),
                     "responses": _responses(doc.get("status", 200), content, doc.get("description", "OK"),
                                             method=method.lower(), public=route.public,
-                                            item=bool(route.path_params), body=bool(doc.get("request")),
+                                            item=bool(route.path_params),
+                                            body=bool(doc.get("request") or doc.get("request_content")),
                                             params=bool(query), errors=doc.get("errors"))}
         if doc.get("request"):
             op["requestBody"] = _body(doc["request"])
+        if doc.get("request_content"):  # a body that is not JSON (an archive's bytes): schemas by media type
+            op["requestBody"] = {"required": True, "content": doc["request_content"]}
         if query:
             op["parameters"] = query
         ops[method.lower()] = op

@@ -5,7 +5,8 @@ schedules).
 Whoever asks, a launch is a `JobRequest` passed to `launch()`, which
   1. checks that the launcher may use everything the job will use (`authorize`): `execute` on
      the template, and "use" (`execute`) on every inventory, project, credential and host source
-     the job reaches, checked now (a grant may have been withdrawn since the template was saved);
+     the job reaches, and `read` on its execution environment, checked now (a grant may have been
+     withdrawn since the template was saved);
   2. stores the job (state `new`) and gives the launcher admin on it;
   3. creates its log row and stream and starts one execution of the `RunJob` state machine, which
      hands the job to the dispatch queue and waits for the runner's task token (architecture
@@ -59,6 +60,8 @@ class Use:
     id: int
     #: the user who attached it to the template/project/inventory/source the job comes from
     voucher: int | None = None
+    #: the level using it needs: execute ("use"), or read (an execution environment)
+    level: str = "execute"
 
 
 @dataclass
@@ -118,13 +121,16 @@ def uses(request: JobRequest) -> list[Use]:
     data = request.fields
     out = [Use(name, family, int(data[name]), request.attached_by.get(name))
            for name, family in JOB_REFS if data.get(name)]
-    carried = [("project", ("credential", "vault_credential")), ("host_source", ("credential",))]
+    carried = [("project", ("credential", "vault_credential", "galaxy_credential")), ("host_source", ("credential",))]
     if not data.get("credential") and request.kind in (JobKind.JOB, JobKind.ADHOC):
         carried.append(("inventory", ("credential",)))
     for carrier, refs in carried:
         rec = store.get(carrier, int(data[carrier])) if data.get(carrier) else None
         out.extend(Use(f"{carrier}.{ref}", "credential", int(rec[ref]), voucher(rec, ref))
                    for ref in refs if rec and rec.get(ref))
+    if data.get("execution_environment"):  # read on it, the launcher's own (nobody vouches for it)
+        out.append(Use("execution_environment", "execution_environment", int(data["execution_environment"]),
+                       level="read"))
     return out
 
 
@@ -132,6 +138,9 @@ def authorize(principal: rbac.Principal, request: JobRequest) -> None:
     """403 unless the launcher may start this job (see the module docstring)."""
     if request.template is not None:
         rbac.require(principal, get("template"), request.template, "execute")
+    environment = request.fields.get("execution_environment")
+    if environment and store.get("execution_environment", int(environment)) is None:  # deleted since it was attached
+        raise ValidationError("execution_environment", f"no execution_environment with id {environment}")
     if principal.is_superuser:
         return
     if request.fields.get("inventory_str"):
@@ -142,7 +151,8 @@ def authorize(principal: rbac.Principal, request: JobRequest) -> None:
     for use in uses(request):
         if not _may_use(principals, principal.id, use) and not (vouched and _may_use(principals, use.voucher, use)):
             why = "" if vouched else " (with launch-time variables, nobody vouches for you)"
-            raise PermissionDenied(f"{use.field}: you need execute (use) permission on {use.family} {use.id}{why}")
+            need = "execute (use)" if use.level == "execute" else use.level
+            raise PermissionDenied(f"{use.field}: you need {need} permission on {use.family} {use.id}{why}")
 
 
 def _own_variables(request: JobRequest) -> bool:
@@ -169,7 +179,7 @@ def _may_use(principals: dict[int, rbac.Principal | None], user_id: int | None, 
     rec = store.get(use.family, use.id)
     if rec is None:
         raise ValidationError(use.field, f"no {use.family} with id {use.id}")
-    return rbac.record_level(who, get(use.family), rec) >= LEVELS["execute"]
+    return rbac.record_level(who, get(use.family), rec) >= LEVELS[use.level]
 
 
 # ---------------------------------------------------------------- the door

@@ -10,7 +10,11 @@ the runner, whichever one is configured now.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
 from typing import Protocol
+
+from botocore.exceptions import ClientError
 
 from chalicelib import aws, config
 
@@ -31,20 +35,117 @@ class RunnerBackend(Protocol):
         """Stop the runner and every process of its job for good (it may already be gone)."""
 
 
+class ExecutionEnvironmentError(RuntimeError):
+    """The job's execution environment cannot run on this backend (the job fails with this reason)."""
+
+
+def job_environment(job_id: int) -> dict | None:
+    """The execution environment the job names (None: the installation's runner image)."""
+    from chalicelib.services import store
+
+    env_id = (store.get("job", job_id) or {}).get("execution_environment")
+    if not env_id:
+        return None
+    rec = store.get("execution_environment", int(env_id))
+    if rec is None:
+        raise ExecutionEnvironmentError(f"execution_environment: execution environment {env_id} no longer exists")
+    return rec
+
+
+#: what a task definition for another image copies from the installation's (RegisterTaskDefinition's parameters)
+_COPIED = ("taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
+           "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
+           "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform")
+
+
+def image_family(base_family: str, image: str) -> str:
+    """The task definition family of `image`: the installation's family and a digest of the image
+    (`opsgrat-runner-<12 hex>`: what the dispatch role may run and register)."""
+    return f"{base_family}-{hashlib.sha256(image.encode()).hexdigest()[:12]}"
+
+
+def _registration(definition: dict, image: str) -> dict:
+    """The RegisterTaskDefinition parameters of `definition` with the runner container's image set to `image`."""
+    out = {key: definition[key] for key in _COPIED if definition.get(key) not in (None, [], {})}
+    out["containerDefinitions"] = [{**c, "image": image} if c.get("name") == "runner" else c
+                                   for c in definition["containerDefinitions"]]
+    return out
+
+
+class ImageTaskDefinitions:
+    """Task definitions for execution environments' images: copies of the installation's task
+    definition with the runner container's image replaced, one family per image.
+
+    The installation's definition is described once per process; a copy is looked up by its
+    family (its latest revision) and reused when it is still the installation's with that image,
+    else registered. Two dispatchers registering the same copy at once make two identical
+    revisions, either of which is right: registering is idempotent in effect, with no lock."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._described: dict[str, dict] = {}
+        self._arns: dict[tuple[str, str], str] = {}
+
+    def arn(self, default_arn: str, image: str) -> str:
+        key = (default_arn, image)
+        with self._lock:
+            if key in self._arns:
+                return self._arns[key]
+        ecs = aws.client("ecs")
+        base = self._described.get(default_arn)
+        if base is None:
+            base = self._described[default_arn] = ecs.describe_task_definition(taskDefinition=default_arn)["taskDefinition"]
+        wanted = _registration(base, image)
+        family = image_family(base["family"], image)
+        try:
+            current = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        except ClientError:
+            current = None  # not registered yet
+        if current is not None and current.get("status", "ACTIVE") == "ACTIVE" and _registration(current, image) == wanted:
+            found = current["taskDefinitionArn"]
+        else:
+            found = ecs.register_task_definition(family=family, **wanted)["taskDefinition"]["taskDefinitionArn"]
+        with self._lock:
+            self._arns[key] = found
+        return found
+
+    def forget(self) -> None:
+        with self._lock:
+            self._described.clear()
+            self._arns.clear()
+
+
 class EcsBackend:
     """One ECS Fargate task per job, running the runner image with the job id as its command.
 
     ECS stops a task with SIGTERM, then SIGKILL after the task's stop timeout: the runner takes
     SIGTERM as "cancel" (stop ansible, report), so cancel and stop are the same call; a runner
-    that does not finish within the timeout is killed with its whole container."""
+    that does not finish within the timeout is killed with its whole container.
+
+    A job whose execution environment names an image runs in that image's task definition
+    (`ImageTaskDefinitions`); one that names a venv is refused: Fargate tasks have no venvs."""
 
     name = "ecs"
+
+    def __init__(self):
+        self.images = ImageTaskDefinitions()
+
+    def task_definition(self, job_id: int) -> str:
+        default = config.env("OPSGRAT_RUNNER_TASK_DEFINITION")
+        env = job_environment(job_id)
+        if env is None:
+            return default
+        if env.get("venv"):
+            raise ExecutionEnvironmentError(
+                f'execution_environment: execution environment {env["id"]} "{env.get("name")}" names a venv '
+                f'({env["venv"]}), which exists only in the local stack; on AWS it needs an image')
+        return self.images.arn(default, env["image"]) if env.get("image") else default
 
     def start(self, job_id: int) -> str:
         subnets = [s for s in config.env("OPSGRAT_SUBNETS").split(",") if s]
         groups = [g for g in config.env("OPSGRAT_SECURITY_GROUPS").split(",") if g]
         response = aws.client("ecs").run_task(
-            cluster=config.env("OPSGRAT_ECS_CLUSTER"), taskDefinition=config.env("OPSGRAT_RUNNER_TASK_DEFINITION"),
+            cluster=config.env("OPSGRAT_ECS_CLUSTER"), taskDefinition=self.task_definition(job_id),
             launchType="FARGATE", count=1, startedBy=f"job-{job_id}"[:36],
             networkConfiguration={"awsvpcConfiguration": {
                 "subnets": subnets, "securityGroups": groups,

@@ -30,6 +30,11 @@ from .redact import Redactor
 from .summary import HostSummary, SummaryCollector
 
 STATUSES = ("successful", "failed", "canceled", "timeout")
+#: ansible's own search paths (its DEFAULT_ROLES_PATH and COLLECTIONS_PATHS), kept after a project's
+#: installed requirements; collections installed in the Python environment are found besides
+#: (ansible scans sys.path), and so are the project's own roles/ and collections/ directories
+DEFAULT_ROLES_PATH = "~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles"
+DEFAULT_COLLECTIONS_PATH = "~/.ansible/collections:/usr/share/ansible/collections"
 PEXPECT_TIMEOUT = 0.5  # seconds between checks of should_cancel and the timeouts
 SSH_PROMPT = r"SSH password:\s*?$"
 BECOME_PROMPT = r"BECOME password.*:\s*?$"
@@ -74,6 +79,7 @@ class RunSpec:
     idle_timeout: int = 0                   # seconds without output, 0 = none
     secrets: list[str] = field(default_factory=list)   # more values to mask in the output
     workdir: str | None = None              # where the run's private data dir is made (None: the temp dir)
+    requirements_dir: str | None = None     # the project's installed requirements (roles/, collections/)
 
     def secret_values(self) -> list[str]:
         """Every value of this spec that must never be shown."""
@@ -176,6 +182,11 @@ def _environment(spec: RunSpec, data_dir: str, inventory_plugins: str = "") -> d
     if inventory_plugins:
         env["ANSIBLE_INVENTORY_ENABLED"] = inventory_plugins
     env.update({str(k): str(v) for k, v in (spec.env or {}).items()})
+    if spec.requirements_dir:  # ahead of the paths ansible would search without them
+        for name, sub, default in (("ANSIBLE_ROLES_PATH", "roles", DEFAULT_ROLES_PATH),
+                                   ("ANSIBLE_COLLECTIONS_PATH", "collections", DEFAULT_COLLECTIONS_PATH)):
+            after = env.get(name) or os.environ.get(name) or default
+            env[name] = os.path.join(spec.requirements_dir, sub) + os.pathsep + after
     return env
 
 

@@ -20,7 +20,7 @@ from .keys import decrypt, write_private_key
 from .redact import Redactor
 
 GIT_TIMEOUT = 600  # seconds for one git command: a hung server must not hang the job forever
-SKIP_DIRS = {"roles", "group_vars", "host_vars", ".git"}
+SKIP_DIRS = {"roles", "group_vars", "host_vars", ".git", ".svn"}
 MAX_PLAYBOOK_BYTES = 1_000_000
 
 _ASKPASS = """#!/bin/sh
@@ -80,12 +80,20 @@ def _auth_env(url: str, tmp: str, username: str | None, password: str | None, ss
 
 def checkout(url: str, branch: str | None, dest: str, *, username: str | None = None,
              password: str | None = None, ssh_key: str | None = None,
-             ssh_key_passphrase: str | None = None) -> str:
+             ssh_key_passphrase: str | None = None, revision: str | None = None, clean: bool = False,
+             track_submodules: bool = False) -> str:
     """Clone ``url`` into ``dest`` (absent or empty) at ``branch`` and return the commit SHA.
 
     ``branch`` may be a branch, a tag or a commit SHA (full or abbreviated); empty means the
     remote's default branch. A branch or tag (or the default) is one `git clone --branch` (two
     git commands in all); a commit, which clone cannot name, is cloned and then checked out.
+    ``revision`` (the project's `scm_revision`, a commit or a tag) pins the checkout: after the
+    clone of the branch, HEAD is detached at it. ``clean`` resets and cleans the work tree
+    (`git reset --hard`, `git clean -ffdx`). Submodules are always initialised recursively, at
+    the commits the checkout records, or with ``track_submodules`` at the newest commit of their
+    branch (`--remote`). A file:// submodule is fetched only when the project itself is a file://
+    repository (git refuses the file transport for submodules by default; a project that already
+    reads local paths gains nothing by it).
     """
     secrets = [password, ssh_key, ssh_key_passphrase]
     if "://" in url:
@@ -112,9 +120,19 @@ def checkout(url: str, branch: str | None, dest: str, *, username: str | None = 
                 raise
             _empty(dest)  # keep the directory itself: the job's sandbox may already have it mounted
             sha = _checkout_commit(clone, url, ref, dest, env, redactor)
+        pin = (revision or "").strip()
+        if pin:
+            if pin.startswith("-"):
+                raise GitError(f"git checkout failed: {pin!r} is not a commit or tag")
+            sha = _resolve(pin, dest, env, redactor)
+            _git(["checkout", "--quiet", "--detach", sha], dest, env, redactor)
+        if clean:
+            _git(["reset", "--hard", "--quiet"], dest, env, redactor)
+            _git(["clean", "-ffdx", "--quiet"], dest, env, redactor)
         if os.path.exists(os.path.join(dest, ".gitmodules")):
-            _git(["-c", "credential.helper=", "submodule", "update", "--init", "--recursive", "--quiet"],
-                 dest, env, redactor)
+            local = ["-c", "protocol.file.allow=always"] if url.startswith("file://") else []
+            _git(["-c", "credential.helper=", *local, "submodule", "update", "--init", "--recursive", "--quiet",
+                  *(["--remote"] if track_submodules else [])], dest, env, redactor)
         return sha
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -135,18 +153,21 @@ def _empty(directory: str) -> None:
 def _checkout_commit(clone: list[str], url: str, ref: str, dest: str, env: dict[str, str], redactor: Redactor) -> str:
     """A ref `clone --branch` does not know: a commit SHA, full or abbreviated."""
     _git([*clone, "--no-checkout", "--", url, dest], None, env, redactor)
-    sha = ""
+    sha = _resolve(ref, dest, env, redactor)
+    _git(["checkout", "--quiet", "--detach", sha], dest, env, redactor)
+    return sha
+
+
+def _resolve(ref: str, dest: str, env: dict[str, str], redactor: Redactor) -> str:
+    """The commit a branch, tag or (abbreviated) commit SHA of the clone in ``dest`` names."""
     for candidate in (f"origin/{ref}", f"refs/tags/{ref}", ref):
         try:
             sha = _git(["rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], dest, env, redactor)
         except GitError:
             continue
         if sha:
-            break
-    if not sha:
-        raise GitError(f"git checkout failed: no branch, tag or commit named {ref!r} in the repository")
-    _git(["checkout", "--quiet", "--detach", sha], dest, env, redactor)
-    return sha
+            return sha
+    raise GitError(f"git checkout failed: no branch, tag or commit named {ref!r} in the repository")
 
 
 class _TolerantLoader(yaml.SafeLoader):
@@ -183,7 +204,7 @@ def is_playbook(path: str) -> bool:
 def find_playbooks(directory: str) -> list[str]:
     """Paths (relative to ``directory``, sorted) of the playbooks at any depth.
 
-    Role, group_vars, host_vars and .git trees are skipped: their YAML files are never playbooks
+    Role, group_vars, host_vars, .git and .svn trees are skipped: their YAML files are never playbooks
     and a large role tree would make a project sync slow.
     """
     found: list[str] = []

@@ -111,6 +111,16 @@ class Sandbox:
 
     # ------------------------------------------------------------ preparing
 
+    def mount_python(self, python: str) -> None:
+        """Also mount (read-only) another Python's installation for the job zone: a venv of an
+        execution environment, and the installation its interpreter links to."""
+        venv = os.path.dirname(os.path.dirname(os.path.abspath(python)))
+        base = os.path.dirname(os.path.dirname(os.path.realpath(python)))
+        for path in (venv, base):
+            covered = any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.system_paths)
+            if not covered and os.path.isdir(path):
+                self.system_paths.append(path)
+
     def hand_over(self, path: str) -> None:
         """Give a directory tree the runner prepared (a checkout, the zone dir) to the job user.
         Symbolic links are changed themselves, never followed."""

@@ -26,7 +26,7 @@ from typing import Any
 
 from .execute import STATUSES, RunResult, RunSpec
 from .redact import Redactor
-from .sandbox import CODE_ROOT, Sandbox
+from .sandbox import CODE_ROOT, SYSTEM_PATH, Sandbox
 from .summary import HostSummary
 from .workdir import JobDirs
 
@@ -37,10 +37,18 @@ _BOOT = (f"import sys; sys.path.insert(0, {CODE_ROOT!r}); "
 
 
 class JobZone:
-    def __init__(self, sandbox: Sandbox, dirs: JobDirs, env: dict[str, str] | None = None):
+    """`python`: the interpreter that runs the zone's program, and so ansible (an execution
+    environment's venv, mounted read-only in the sandbox); None: the runner's own."""
+
+    def __init__(self, sandbox: Sandbox, dirs: JobDirs, env: dict[str, str] | None = None, python: str | None = None):
         self.sandbox = sandbox
         self.dirs = dirs
         self.env = env or {}
+        self.python = python or sys.executable
+        if python:
+            sandbox.mount_python(python)
+            # ansible's commands beside that Python first (the zone's execute.run puts them first too)
+            self.env = {"PATH": os.path.dirname(python) + os.pathsep + SYSTEM_PATH, **self.env}
         self.process: subprocess.Popen | None = None
         self._read_fd = -1
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)
@@ -49,7 +57,7 @@ class JobZone:
     def start(self) -> "JobZone":
         """Start the zone's program, which waits for its spec on stdin."""
         read_fd, write_fd = os.pipe()
-        argv = self.sandbox.command([sys.executable, "-I", "-c", _BOOT, str(write_fd)],
+        argv = self.sandbox.command([self.python, "-I", "-c", _BOOT, str(write_fd)],
                                     writable=[self.dirs.project, self.dirs.zone], cwd=self.dirs.zone,
                                     job_home=self.dirs.home)
         try:

@@ -1,17 +1,12 @@
 """Job features end to end: ssh credentials against a real sshd, become, check mode, tags,
-limit, relaunch of failed hosts, redaction, output formats, and the manual's walkthroughs."""
+limit, relaunch of failed hosts, redaction and output formats (the manual's walkthroughs: test_walkthroughs.py)."""
 from __future__ import annotations
 
-import json
-import os
-import pwd
 import secrets
-import subprocess
-import tempfile
 
 import pytest
 
-from tests.gitserver import init_repo, publish_bare, serve_http
+from tests.gitserver import init_repo, publish_bare
 
 pytestmark = pytest.mark.e2e
 
@@ -202,113 +197,3 @@ def test_events_are_paged_by_counter(stack, project, local_inventory):
     assert after["count"] == first["count"] - 3
     ok = [e for e in after["results"] + first["results"] if e["event"] == "runner_on_ok"]
     assert {e["host"] for e in ok} == {"h1", "h2"} and all(e["task"] for e in ok)
-
-
-# ---------------------------------------------------------------- the manual's walkthroughs (spec §13)
-
-USER_PLAYBOOK = """---
-- hosts: all
-  tasks:
-   - name: Create group
-     group:
-       name: "{{ group_name }}"
-       state: present
-
-   - name: Create user
-     user:
-       name: "{{ user_name }}"
-       groups: "{{ group_name }}"
-       state: present
-
-   - name: Create .ssh
-     file:
-       path: "/home/{{ user_name }}/.ssh"
-       owner: "{{ user_name }}"
-       group: "{{ group_name }}"
-       mode: 0700
-       state: directory
-
-   - name: Deploy authorized_keys
-     copy:
-       src: authorized_keys
-       dest: "/home/{{ user_name }}/.ssh/authorized_keys"
-       owner: "{{ user_name }}"
-       group: "{{ group_name }}"
-       mode: 0600
-"""
-
-
-def test_walkthrough_create_a_system_user_and_deploy_an_ssh_key(stack, sshd, tmp_path):
-    """§13.1 over the API: an http git project with a user_pwd credential, an ssh credential,
-    a template with the manual's variables, run against a real sshd on loopback (with become)."""
-    user = "ogdeploy" + secrets.token_hex(3)
-    public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpsGratWalkthroughKeyOnlyForTests walkthrough\n"
-    init_repo(str(tmp_path / "work"), {"main.yml": USER_PLAYBOOK, "files/authorized_keys": public_key})
-    publish_bare(str(tmp_path / "work"), str(tmp_path / "site" / "user.git"))
-    with serve_http(str(tmp_path / "site"), "gitlab", "gitlab-pass") as base:  # every job checks out again
-        gitlab = _credential(stack, type="user_pwd", user_name="gitlab", password="gitlab-pass")
-        login = _credential(stack, type="ssh", user_name=sshd.user, password=sshd.password,
-                            become_method="sudo", become_pass=sshd.password)
-        project = stack.http("POST", "/api/project/project/", json={
-            "name": "Create system user and configure passwordless login", "project_type": "git",
-            "credential": gitlab["id"], "repository_url": f"{base}/user.git", "branch_specifier": "main"}).json()
-        sync = stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])
-        assert sync["state"] == "successful", stack.http("GET", f"/api/job/job/{sync['id']}/stdout/").text
-        inventory = _inventory(stack, "test-environment hosts",
-                               {"web1": f"ansible_host: {sshd.host}\nansible_port: {sshd.port}"})
-        template = stack.http("POST", "/api/template/template/", json={
-            "name": "Add deploy user and configure passwordless login", "template_type": "job", "job_type": "run",
-            "inventory": inventory["id"], "project": project["id"], "playbook": "main.yml", "credential": login["id"],
-            "become_enabled": 1, "variables": f"user_name: {user}\ngroup_name: {user}"}).json()
-        try:
-            job = stack.wait_job(stack.http("POST", "/api/template/template/run/", json={"id": template["id"]}).json()["id"])
-            log = stack.http("GET", f"/api/job/log/?job={job['id']}").json()["results"][0]["log"]
-            assert job["state"] == "successful", log
-            assert "Deploy authorized_keys" in log
-            with open(f"/home/{user}/.ssh/authorized_keys") as keys:
-                assert keys.read() == public_key
-            assert oct(os.stat(f"/home/{user}/.ssh").st_mode & 0o777) == "0o700"
-        finally:
-            subprocess.run(["userdel", "-r", user], capture_output=True)
-            subprocess.run(["groupdel", user], capture_output=True)
-
-
-TOMCAT_VARIABLES = (
-    "tomcat_version: 8.5.42\r\n\r\n# Here are variables related to the Tomcat installation\r\n\r\n"
-    "http_port: 8080\r\nhttps_port: 8443\r\n\r\n# This will configure a default manager-gui user:\r\n\r\n"
-    "admin_username: admin\r\nadmin_password: admin\r\n\r\ntomcat_downloadURL: http://mirror.bit.edu.cn/apache\r\n"
-)
-
-
-def test_walkthrough_install_tomcat_with_a_role(stack, sshd, tmp_path):
-    """§13.2 with a small local role standing in for the Galaxy one (no internet here), run
-    against the managed host on loopback (a job's local connection stays inside its sandbox)."""
-    home = tempfile.mkdtemp(prefix="og-tomcat-")
-    os.chown(home, pwd.getpwnam(sshd.user).pw_uid, -1)
-    init_repo(str(tmp_path / "work"), {
-        "main.yml": "---\n# Install Tomcat\n\n- hosts: all\n\n  roles:\n  - tomcat\n\n  tags:\n  - tomcat\n",
-        "roles/tomcat/tasks/main.yml": (
-            "- name: Tomcat home\n  file: {path: \"{{ tomcat_home }}/conf\", state: directory}\n"
-            "- name: server.xml\n  template: {src: server.xml.j2, dest: \"{{ tomcat_home }}/conf/server.xml\"}\n"),
-        "roles/tomcat/templates/server.xml.j2": (
-            '<Server version="{{ tomcat_version }}"><Connector port="{{ http_port }}"/>'
-            '<Connector port="{{ https_port }}" SSLEnabled="true"/><User name="{{ admin_username }}"/></Server>\n'),
-    })
-    repo = publish_bare(str(tmp_path / "work"), str(tmp_path / "tomcat-install.git"))
-    project = stack.http("POST", "/api/project/project/", json={"name": "Install Tomcat", "repository_url": f"file://{repo}",
-                                                                "branch_specifier": "main"}).json()
-    assert stack.wait_job(stack.http("POST", f"/api/project/project/{project['id']}/sync/").json()["id"])["state"] == "successful"
-    inventory = _inventory(stack, "test-environment Tomcat hosts",
-                           {"tomcat1": f"ansible_host: {sshd.host}\nansible_port: {sshd.port}"})
-    login = _credential(stack, type="ssh", user_name=sshd.user, password=sshd.password)
-    template = stack.http("POST", "/api/template/template/", json={
-        "name": "Install Tomcat template", "inventory": inventory["id"], "project": project["id"],
-        "playbook": "main.yml", "variables": TOMCAT_VARIABLES, "tags": "tomcat", "credential": login["id"]})
-    assert template.status_code == 201, template.text
-    job = stack.http("POST", "/api/template/template/run/",
-                     json={"name": "Install Tomcat template", "variables": json.dumps({"tomcat_home": home})}).json()
-    final = stack.wait_job(job["id"])
-    assert final["state"] == "successful", stack.http("GET", f"/api/job/job/{job['id']}/stdout/").text
-    with open(os.path.join(home, "conf", "server.xml")) as xml:
-        assert xml.read() == ('<Server version="8.5.42"><Connector port="8080"/><Connector port="8443" SSLEnabled="true"/>'
-                              '<User name="admin"/></Server>\n')

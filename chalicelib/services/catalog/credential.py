@@ -1,12 +1,15 @@
 """Credentials (spec §3.1) and their grants (§3.7, §3.8).
 
 Type codes: `ssh` (machine login: user + password and/or private key + passphrase, plus
-become_*), `user_pwd` (source-control login), `vault` (Ansible Vault password + vault id) and
-`aws` (access key id + secret). Every secret field is KMS-encrypted by the generic CRUD and shown
+become_*), `user_pwd` (source-control login), `vault` (Ansible Vault password + vault id),
+`aws` (access key id + secret) and `galaxy` (a Galaxy or Automation Hub server URL + API token,
+which a project's requirements are installed from). Every secret field is KMS-encrypted by the generic CRUD and shown
 as "$encrypted$"; this module only adds the rules that tie fields to types and checks that a
 private key really is one (an unusable key should fail at save time, not in the middle of a job).
 """
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from chalicelib.services import secrets
 from chalicelib.services.catalog.grants import protect
@@ -14,7 +17,8 @@ from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Int, Label, Str, Text
 from chalicelib.services.resources import Access, Resource, register
 
-TYPE_LABELS = {"ssh": "ssh", "user_pwd": "Username/password", "vault": "Vault", "aws": "AWS access key"}
+TYPE_LABELS = {"ssh": "ssh", "user_pwd": "Username/password", "vault": "Vault", "aws": "AWS access key",
+               "galaxy": "Ansible Galaxy/Automation Hub"}
 
 #: which fields each type uses; a field outside its type's set must stay empty
 TYPE_FIELDS = {
@@ -22,6 +26,7 @@ TYPE_FIELDS = {
     "user_pwd": {"user_name", "password"},
     "vault": {"vault_password", "vault_id"},
     "aws": {"key_id", "key_secret"},
+    "galaxy": {"url", "token"},
 }
 TYPED_FIELDS = sorted(set().union(*TYPE_FIELDS.values()))
 
@@ -87,18 +92,36 @@ def _validate(change) -> None:
             raise ValidationError("key_id", "required for aws credentials")
         if not change.plaintext("key_secret"):
             raise ValidationError("key_secret", "required for aws credentials")
+    if kind == "galaxy":
+        check_galaxy_url(data.get("url") or "")
+
+
+def check_galaxy_url(url: str) -> None:
+    """A galaxy server is an http(s) URL with a host, and no password in it (the token is the secret)."""
+    if not url:
+        raise ValidationError("url", "required for galaxy credentials")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValidationError("url", f"not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValidationError("url", "expected the galaxy server's http(s):// URL, e.g. https://galaxy.ansible.com/")
+    if parts.password:
+        raise ValidationError("url", "do not put a password in the URL; the token field is the secret")
 
 
 CREDENTIALS = register(Resource(
     family="credential", path="/api/project/credential", title="Credentials",
     description="Secrets jobs use: machine logins (ssh), source-control logins (user_pwd), Ansible Vault "
-                "passwords (vault) and AWS access keys (aws). Secret fields are write-only: responses show "
-                '"$encrypted$", and sending "$encrypted$" back keeps the stored value.',
+                "passwords (vault), AWS access keys (aws) and Galaxy servers with their tokens (galaxy). "
+                'Secret fields are write-only: responses show "$encrypted$", and sending "$encrypted$" back keeps '
+                "the stored value.",
     access=Access.protected(),
     fields=[
         Str("name", required=True, blank=False, max_length=512, description="Credential name."),
         Str("description", max_length=1024, description="Description."),
-        Str("type", required=True, blank=False, choices=tuple(TYPE_LABELS), description="ssh, user_pwd, vault or aws."),
+        Str("type", required=True, blank=False, choices=tuple(TYPE_LABELS), description="ssh, user_pwd, vault, aws or galaxy."),
         Str("user_name", max_length=256, description="Login user (ssh, user_pwd)."),
         Str("password", secret=True, max_length=4096, description="Login password (ssh, user_pwd). Write-only."),
         Text("private_key", secret=True, max_length=65_536,
@@ -111,6 +134,9 @@ CREDENTIALS = register(Resource(
         Str("vault_id", max_length=128, pattern=r"[A-Za-z0-9_.-]+", description="Vault id label (vault)."),
         Str("key_id", max_length=256, description="Access key id (aws)."),
         Str("key_secret", secret=True, max_length=4096, description="Secret access key (aws). Write-only."),
+        Str("url", max_length=2048, description="Galaxy or Automation Hub server URL, http(s):// (galaxy)."),
+        Str("token", secret=True, max_length=4096,
+            description="API token of the galaxy server (galaxy); empty for an anonymous server. Write-only."),
         Int("cuser", read_only=True, default=None, description="Creator's user id."),
         Int("ctime", read_only=True, default=None, description="Creation time (epoch seconds)."),
     ],

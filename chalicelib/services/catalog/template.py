@@ -2,7 +2,7 @@
 with jobs (and workflow nodes, which override them).
 
 Launching needs `execute` on the template; attaching an inventory, project or credential needs
-`execute` ("use") on it."""
+`execute` ("use") on it, an execution environment `read`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,6 +62,10 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               Label("credential_name", "credential", family="credential")),
     RunOption(Ref("vault_credential", family="credential", needs="execute",
                   description="Vault credential id; needs execute (use) on it.")),
+    RunOption(Ref("execution_environment", family="execution_environment", aliases=("execution_environment_id",),
+                  description="Execution environment id (/api/system/execution_environment/); needs read on it. "
+                              "Empty: the installation's runner image."),
+              Label("execution_environment_name", "execution_environment", family="execution_environment")),
     RunOption(Int("forks", default=0, minimum=0, maximum=500, description="Parallelism; 0 = Ansible's default."),
               spec="forks"),
     RunOption(Str("limit", max_length=4096, description="ansible --limit."), on_launch=True, spec="limit"),
@@ -102,7 +106,7 @@ def check_playbook(data: dict, field_name: str = "playbook") -> None:
 
 TEMPLATE_TYPES = ("job", "workflow")
 #: what a job template runs and a workflow template leaves to its nodes' bound templates
-WORKFLOW_UNUSED = ("project", "playbook", "credential", "vault_credential")
+WORKFLOW_UNUSED = ("project", "playbook", "credential", "vault_credential", "execution_environment")
 
 
 def _validate(change) -> None:
