@@ -102,6 +102,33 @@ def image_app():
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _image_python(clean_venv: str, image_app: str, script: str, **env: str) -> str:
+    """`script` run by the clean venv's Python on the image's code, as the image runs it; its stdout."""
+    full = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    full.update({"PYTHONPATH": image_app, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin", **env})
+    proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
+                          env=full, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+#: a job zone in the image's sandbox mode, for the scripts below: `run(spec)` runs an ad-hoc job in it
+_ZONE_SCRIPT = (
+    "import os\n"
+    "from runner_image.opsgrat_runner import workdir\n"
+    "from runner_image.opsgrat_runner.execute import RunSpec\n"
+    "from runner_image.opsgrat_runner.sandbox import Sandbox\n"
+    "from runner_image.opsgrat_runner.zone import JobZone\n"
+    "sandbox = Sandbox.from_environment()\n"
+    "dirs = workdir.create(1, None)\n"
+    "sandbox.hand_over(dirs.zone)\n"
+    "events = []\n"
+    "def run(**spec):\n"
+    "    spec = RunSpec(kind='adhoc', inventory_str='box ansible_connection=local\\n', workdir=dirs.zone, **spec)\n"
+    "    return JobZone(sandbox, dirs).start().run(spec, on_event=events.append, should_cancel=lambda: False)\n"
+)
+
+
 def test_runner_requirements_alone_import_the_entrypoint_and_run_ansible(clean_venv, image_app):
     script = (
         "import runner_image.entrypoint\n"
@@ -110,44 +137,22 @@ def test_runner_requirements_alone_import_the_entrypoint_and_run_ansible(clean_v
         "r = run(RunSpec(kind='adhoc', module='ping', inventory_str='box ansible_connection=local\\n'))\n"
         "print(r.status, 'pong' in r.stdout)\n"
     )
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update({"PYTHONPATH": image_app, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin"})
-    proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split() == ["successful", "True"]
+    assert _image_python(clean_venv, image_app, script).split() == ["successful", "True"]
 
 
 def test_the_image_requirements_run_a_job_in_the_ecs_sandbox_as_the_job_user(clean_venv, image_app, image_job_user):
     """The runner image's mode (OPSGRAT_SANDBOX=user): ansible runs as the job user, with a built
     environment, from the image's own requirements."""
-    script = (
-        "import os, sys\n"
-        "from runner_image.opsgrat_runner import workdir\n"
-        "from runner_image.opsgrat_runner.execute import RunSpec\n"
-        "from runner_image.opsgrat_runner.sandbox import Sandbox\n"
-        "from runner_image.opsgrat_runner.zone import JobZone\n"
-        "sandbox = Sandbox.from_environment()\n"
-        "dirs = workdir.create(1, None)\n"
-        "sandbox.hand_over(dirs.zone)\n"
-        "events = []\n"
-        "zone = JobZone(sandbox, dirs).start()\n"
-        "spec = RunSpec(kind='adhoc', module='shell', module_args='id -un; echo key=${AWS_SECRET_ACCESS_KEY:-none}',\n"
-        "               inventory_str='box ansible_connection=local\\n', workdir=dirs.zone)\n"
-        "r = zone.run(spec, on_event=events.append, should_cancel=lambda: False)\n"
+    script = _ZONE_SCRIPT + (
+        "r = run(module='shell', module_args='id -un; echo key=${AWS_SECRET_ACCESS_KEY:-none}')\n"
         "workdir.remove(dirs)\n"
         "print(sandbox.mode, r.status, r.error)\n"
         "print(''.join(e.get('stdout') or '' for e in events))\n"
     )
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update({"PYTHONPATH": image_app, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin",
-                "OPSGRAT_SANDBOX": "user", "OPSGRAT_JOB_USER": image_job_user,
-                "AWS_SECRET_ACCESS_KEY": "runner-only-secret"})
-    proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    first, output = proc.stdout.split("\n", 1)
-    assert first == "user successful ", proc.stdout
+    out = _image_python(clean_venv, image_app, script, OPSGRAT_SANDBOX="user", OPSGRAT_JOB_USER=image_job_user,
+                        AWS_SECRET_ACCESS_KEY="runner-only-secret")
+    first, output = out.split("\n", 1)
+    assert first == "user successful ", out
     assert image_job_user in output and "key=none" in output and "runner-only-secret" not in output
 
 
@@ -159,33 +164,17 @@ def test_dockerfile_installs_the_default_collections_after_the_runner_lock():
 
 
 def test_a_job_of_the_image_runs_a_default_collection_module_as_the_job_user(clean_venv, image_app, image_job_user):
-    script = (
-        "import os\n"
-        "from runner_image.opsgrat_runner import workdir\n"
-        "from runner_image.opsgrat_runner.execute import RunSpec\n"
-        "from runner_image.opsgrat_runner.sandbox import Sandbox\n"
-        "from runner_image.opsgrat_runner.zone import JobZone\n"
-        "sandbox = Sandbox.from_environment()\n"
-        "dirs = workdir.create(1, None)\n"
-        "sandbox.hand_over(dirs.zone)\n"
+    script = _ZONE_SCRIPT + (
         "ini = os.path.join(dirs.zone, 'app.ini')\n"
-        "spec = RunSpec(kind='adhoc', module='community.general.ini_file',\n"
-        "               module_args=f'path={ini} section=main option=color value=blue',\n"
-        "               inventory_str='box ansible_connection=local\\n', workdir=dirs.zone)\n"
-        "r = JobZone(sandbox, dirs).start().run(spec, on_event=lambda event: None, should_cancel=lambda: False)\n"
+        "r = run(module='community.general.ini_file', module_args=f'path={ini} section=main option=color value=blue')\n"
         "text = open(ini).read() if os.path.exists(ini) else ''\n"
         "workdir.remove(dirs)\n"
         "print(sandbox.mode, r.status, r.error)\n"
         "print(text)\n"
     )
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update({"PYTHONPATH": image_app, "PATH": os.path.join(clean_venv, "bin") + os.pathsep + "/usr/bin:/bin",
-                "OPSGRAT_SANDBOX": "user", "OPSGRAT_JOB_USER": image_job_user})
-    proc = subprocess.run([os.path.join(clean_venv, "bin", "python"), "-c", script], cwd=tempfile.gettempdir(),
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    first, text = proc.stdout.split("\n", 1)
-    assert first == "user successful ", proc.stdout
+    out = _image_python(clean_venv, image_app, script, OPSGRAT_SANDBOX="user", OPSGRAT_JOB_USER=image_job_user)
+    first, text = out.split("\n", 1)
+    assert first == "user successful ", out
     assert "[main]" in text and "color = blue" in text
 
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import tempfile
 from urllib.parse import urlsplit
 
 import yaml
 
+from . import scm
 from .keys import decrypt, write_private_key
 from .redact import Redactor
 
-GIT_TIMEOUT = 600  # seconds for one git command: a hung server must not hang the job forever
 SKIP_DIRS = {"roles", "group_vars", "host_vars", ".git", ".svn"}
 MAX_PLAYBOOK_BYTES = 1_000_000
 
@@ -31,7 +30,7 @@ esac
 """
 
 
-class GitError(RuntimeError):
+class GitError(scm.ScmError):
     """A git command failed; the message is git's redacted output."""
 
 
@@ -45,15 +44,7 @@ def _is_ssh(url: str) -> bool:
 
 def _git(args: list[str], cwd: str | None, env: dict[str, str], redactor: Redactor) -> str:
     command = next((arg for arg in args if not arg.startswith("-") and "=" not in arg), "git")
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=GIT_TIMEOUT, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise GitError(f"git {command}: no answer within {GIT_TIMEOUT}s") from exc
-    if proc.returncode != 0:
-        message = redactor.text((proc.stderr or proc.stdout).strip())
-        raise GitError(f"git {command} failed: {message}")
-    return proc.stdout.strip()
+    return scm.run("git", args, cwd=cwd, env=env, redactor=redactor, error=GitError, name=command)
 
 
 def _auth_env(url: str, tmp: str, username: str | None, password: str | None, ssh_key: str | None,

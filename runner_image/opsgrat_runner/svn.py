@@ -10,29 +10,19 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import tempfile
 
+from . import scm
 from .keys import decrypt, write_private_key
 from .redact import Redactor
 
-SVN_TIMEOUT = 600  # seconds for one svn command
 
-
-class SvnError(RuntimeError):
+class SvnError(scm.ScmError):
     """An svn command failed; the message is svn's redacted output."""
 
 
 def _svn(args: list[str], env: dict[str, str], redactor: Redactor, stdin: str | None = None) -> str:
-    try:
-        proc = subprocess.run(["svn", *args], env=env, capture_output=True, text=True, timeout=SVN_TIMEOUT,
-                              input=stdin if stdin is not None else "")
-    except subprocess.TimeoutExpired as exc:
-        raise SvnError(f"svn {args[0]}: no answer within {SVN_TIMEOUT}s") from exc
-    if proc.returncode != 0:
-        message = redactor.text((proc.stderr or proc.stdout).strip())
-        raise SvnError(f"svn {args[0]} failed: {message}")
-    return proc.stdout.strip()
+    return scm.run("svn", args, env=env, redactor=redactor, error=SvnError, stdin=stdin)
 
 
 def repository_url(url: str, path: str | None) -> str:

@@ -9,9 +9,7 @@ private key really is one (an unusable key should fail at save time, not in the 
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from chalicelib.services import secrets
+from chalicelib.services import secrets, urls
 from chalicelib.services.catalog.grants import protect
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Int, Label, Str, Text
@@ -100,12 +98,8 @@ def check_galaxy_url(url: str) -> None:
     """A galaxy server is an http(s) URL with a host, and no password in it (the token is the secret)."""
     if not url:
         raise ValidationError("url", "required for galaxy credentials")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValidationError("url", f"not a valid URL: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+    parts = urls.split("url", url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValidationError("url", "expected the galaxy server's http(s):// URL, e.g. https://galaxy.ansible.com/")
     if parts.password:
         raise ValidationError("url", "do not put a password in the URL; the token field is the secret")

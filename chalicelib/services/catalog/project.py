@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from chalicelib.services import store
+from chalicelib.services import store, urls
 from chalicelib.services.catalog.grants import protect
 from chalicelib.services.errors import ValidationError
 from chalicelib.services.fields import Bool01, Int, JsonValue, Label, Ref, Str
@@ -73,13 +73,7 @@ def check_branch(name: str) -> None:
 
 def svn_url_kind(url: str) -> str:
     """`http`, `svn` or `file` for a URL `svn checkout` takes (svn+ssh is `ssh`); a 400 otherwise."""
-    if any(c.isspace() for c in url):
-        raise ValidationError("repository_url", "must not contain whitespace")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValidationError("repository_url", f"not a valid URL: {exc}") from None
+    parts = urls.split("repository_url", url)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https", "svn", "svn+ssh"):
         if not parts.hostname:
