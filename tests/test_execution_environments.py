@@ -16,6 +16,7 @@ from chalicelib import aws
 from chalicelib.services import auth, dispatch, runners, store
 from chalicelib.services.resources import get
 from tests.conftest import Api, moto_stack
+from tests.ecs import runner_cluster
 
 EES = "/api/system/execution_environment/"
 EE_GRANTS = "/api/system/execution_environment/permission/users/"
@@ -52,25 +53,6 @@ class World:
                                                  "playbook": "site.yml", "inventory": inventory["id"]}))
 
 
-def _ecs_cluster() -> tuple[str, str, str, str]:
-    """A VPC, a cluster and the installation's runner task definition, as tests/test_runner_backends.py makes them."""
-    ec2 = aws.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="runner", Description="runner", VpcId=vpc)["GroupId"]
-    ecs = aws.client("ecs")
-    cluster = ecs.create_cluster(clusterName="opsgrat")["cluster"]["clusterArn"]
-    task_definition = ecs.register_task_definition(
-        family="opsgrat-runner", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="1024", memory="2048",
-        taskRoleArn="arn:aws:iam::123456789012:role/opsgrat-runner-task",
-        executionRoleArn="arn:aws:iam::123456789012:role/opsgrat-runner-execution",
-        containerDefinitions=[{"name": "runner", "image": "runner:latest", "essential": True, "cpu": 1024, "memory": 2048,
-                               "environment": [{"name": "OPSGRAT_PREFIX", "value": "opsgrat"}]}],
-    )["taskDefinition"]["taskDefinitionArn"]
-    return cluster, task_definition, subnet, group
-
-
 def _app():
     from app import app
 
@@ -81,13 +63,11 @@ def _app():
 def world():
     with pytest.MonkeyPatch.context() as env, moto_stack(), Client(_app()) as client:
         _, token = auth.ensure_superuser("admin")
-        cluster, task_definition, subnet, group = _ecs_cluster()
-        for name, value in (("OPSGRAT_RUNNER_BACKEND", "ecs"), ("OPSGRAT_ECS_CLUSTER", cluster),
-                            ("OPSGRAT_RUNNER_TASK_DEFINITION", task_definition), ("OPSGRAT_SUBNETS", subnet),
-                            ("OPSGRAT_SECURITY_GROUPS", group)):
+        made = runner_cluster()
+        for name, value in made.environment().items():
             env.setenv(name, value)
         runners.backend("ecs").images.forget()  # nothing remembered from another module's moto
-        yield World(Api(client, token), cluster, task_definition)
+        yield World(Api(client, token), made.cluster, made.task_definition)
         runners.backend("ecs").images.forget()
 
 
