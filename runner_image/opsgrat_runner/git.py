@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from . import scm
-from .keys import decrypt, write_private_key
+from .keys import write_private_key
 from .redact import Redactor
 
 SKIP_DIRS = {"roles", "group_vars", "host_vars", ".git", ".svn"}
@@ -86,15 +86,8 @@ def checkout(url: str, branch: str | None, dest: str, *, username: str | None = 
     repository (git refuses the file transport for submodules by default; a project that already
     reads local paths gains nothing by it).
     """
-    secrets = [password, ssh_key, ssh_key_passphrase]
-    if "://" in url:
-        secrets.append(urlsplit(url).password)  # a password written into the URL itself
-    if ssh_key and ssh_key_passphrase:
-        try:
-            secrets.append(decrypt(ssh_key, ssh_key_passphrase))
-        except ValueError:
-            pass  # write_private_key reports it below
-    redactor = Redactor(secrets)
+    in_url = urlsplit(url).password if "://" in url else None  # a password written into the URL itself
+    redactor = scm.redactor(password, ssh_key, ssh_key_passphrase, in_url)
     tmp = tempfile.mkdtemp(prefix="opsgrat-git-")
     try:
         env = _auth_env(url, tmp, username, password, ssh_key, ssh_key_passphrase)

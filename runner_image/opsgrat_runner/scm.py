@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+from .keys import decrypt
 from .redact import Redactor
 
 TIMEOUT = 600  # seconds for one command: a hung server must not hang the job forever
@@ -11,6 +12,19 @@ TIMEOUT = 600  # seconds for one command: a hung server must not hang the job fo
 
 class ScmError(RuntimeError):
     """A source-control command failed; the message is its redacted output."""
+
+
+def redactor(password: str | None, ssh_key: str | None, ssh_key_passphrase: str | None,
+             *extra: str | None) -> Redactor:
+    """What a checkout's output must never show: the credential's secrets, the key in clear when
+    a passphrase opens it, and `extra` (e.g. a password written into the URL itself)."""
+    secrets = [password, ssh_key, ssh_key_passphrase, *extra]
+    if ssh_key and ssh_key_passphrase:
+        try:
+            secrets.append(decrypt(ssh_key, ssh_key_passphrase))
+        except ValueError:
+            pass  # writing the key file reports it
+    return Redactor(secrets)
 
 
 def run(tool: str, args: list[str], *, env: dict[str, str], redactor: Redactor, error: type[ScmError],

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 
 from . import scm
-from .keys import decrypt, write_private_key
+from .keys import write_private_key
 from .redact import Redactor
 
 
@@ -36,13 +36,7 @@ def checkout(url: str, path: str | None, dest: str, *, revision: str | None = No
              password: str | None = None, ssh_key: str | None = None, ssh_key_passphrase: str | None = None) -> str:
     """Check ``url`` (at ``path`` within it) out into ``dest`` at ``revision`` (empty = HEAD) and
     return the working copy's revision number."""
-    secrets = [password, ssh_key, ssh_key_passphrase]
-    if ssh_key and ssh_key_passphrase:
-        try:
-            secrets.append(decrypt(ssh_key, ssh_key_passphrase))
-        except ValueError:
-            pass  # write_private_key reports it below
-    redactor = Redactor(secrets)
+    redactor = scm.redactor(password, ssh_key, ssh_key_passphrase)
     rev = (revision or "").strip()
     if rev and not rev.isdigit():
         raise SvnError(f"svn checkout failed: {rev!r} is not a revision number")
