@@ -10,7 +10,7 @@ encrypted and never shown.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from chalicelib.services import store, urls
 from chalicelib.services.catalog.grants import protect
@@ -24,6 +24,21 @@ REPOSITORY_TYPES = ("git", "svn")
 
 #: user@host:path, git's scp-like form of an ssh URL
 _SCP_LIKE = re.compile(r"(?:[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>\S+)")
+
+
+def _check_remote(parts: SplitResult, scheme: str) -> None:
+    """A repository on another machine (git or svn): a host, and no password in the URL."""
+    if not parts.hostname:
+        raise ValidationError("repository_url", f"{scheme} URL without a host")
+    if parts.password:
+        raise ValidationError("repository_url", "do not put a password in the URL; use a credential")
+
+
+def _check_file(parts: SplitResult) -> str:
+    """A repository on the runner's disk: an absolute file:/// URL."""
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        raise ValidationError("repository_url", "file URLs must be absolute: file:///path/to/repo")
+    return "file"
 
 
 def url_kind(url: str) -> str:
@@ -40,10 +55,7 @@ def url_kind(url: str) -> str:
         raise ValidationError("repository_url", f"not a valid URL: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme in ("http", "https", "ssh"):
-        if not parts.hostname:
-            raise ValidationError("repository_url", f"{scheme} URL without a host")
-        if parts.password:
-            raise ValidationError("repository_url", "do not put a password in the URL; use a credential")
+        _check_remote(parts, scheme)
         try:
             parts.port  # noqa: B018 - raises on a bad port
         except ValueError:
@@ -52,9 +64,7 @@ def url_kind(url: str) -> str:
             raise ValidationError("repository_url", "URL without a repository path")
         return "http" if scheme.startswith("http") else "ssh"
     if scheme == "file":
-        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise ValidationError("repository_url", "file URLs must be absolute: file:///path/to/repo")
-        return "file"
+        return _check_file(parts)
     raise ValidationError("repository_url", f'unsupported scheme "{scheme}" (use http, https, ssh or file)')
 
 
@@ -76,15 +86,10 @@ def svn_url_kind(url: str) -> str:
     parts = urls.split("repository_url", url)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https", "svn", "svn+ssh"):
-        if not parts.hostname:
-            raise ValidationError("repository_url", f"{scheme} URL without a host")
-        if parts.password:
-            raise ValidationError("repository_url", "do not put a password in the URL; use a credential")
+        _check_remote(parts, scheme)
         return {"http": "http", "https": "http", "svn": "svn", "svn+ssh": "ssh"}[scheme]
     if scheme == "file":
-        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise ValidationError("repository_url", "file URLs must be absolute: file:///path/to/repo")
-        return "file"
+        return _check_file(parts)
     raise ValidationError("repository_url", f'"{url}" is not an svn URL (use http(s)://, svn://, svn+ssh:// or file:///)')
 
 
