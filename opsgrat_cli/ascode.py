@@ -8,12 +8,10 @@ plan, in dependency order.
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
-from typing import Any
 
 import click
 
-from opsgrat_cli import __version__, commands
+from opsgrat_cli import __version__, commands, yamltext
 from opsgrat_cli.ascode_plan import (
     Change,
     Exporter,
@@ -33,67 +31,6 @@ _FAMILY_HELP = "Only this family (command or family name, e.g. template or group
 
 
 # ----------------------------------------------------------------------------- YAML
-
-
-def _loader():
-    """PyYAML's safe loader without timestamps: `2024-01-01` in a text field stays text (JSON
-    has no dates to send)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    return Loader
-
-
-def _dumper():
-    """PyYAML's safe dumper with multi-line text (variables, keys, scripts) as `|` blocks and no
-    anchors, so the file reads like one written by hand."""
-    import yaml
-
-    class Dumper(yaml.SafeDumper):
-        def ignore_aliases(self, data):
-            return True
-
-    def text(dumper, value: str):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
-
-    Dumper.add_representer(str, text)
-    return Dumper
-
-
-def dump(data: Any) -> str:
-    import yaml
-
-    return yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
-
-
-def parse(text: str, source: str) -> Any:
-    """The file's YAML; a syntax error is one line naming the file, line and column."""
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_loader())  # a SafeLoader: no Python objects
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise CliError(f"{source}: {where}not valid YAML ({problem})") from None
-
-
-def read(path: str) -> tuple[str, str]:
-    """The file's text and the name errors give it (`-` is stdin)."""
-    if path == "-":
-        return click.get_text_stream("stdin").read(), "<stdin>"
-    try:
-        return Path(path).read_text(), path
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{path}: not a text file (UTF-8)") from None
 
 
 # ----------------------------------------------------------------------------- the installation
@@ -155,7 +92,7 @@ def export(app: App, families: tuple[str, ...], globs: tuple[str, ...]):
     exporter = Exporter(store_of(app, warn), warn)
     document = exporter.document(chosen, list(globs))
     click.echo(header(app, chosen, globs))
-    click.echo(dump(document).rstrip("\n") if document else "{}")
+    click.echo(yamltext.dump(document).rstrip("\n") if document else "{}")
 
 
 # ----------------------------------------------------------------------------- apply
@@ -216,8 +153,8 @@ def apply(app: App, path: str, families: tuple[str, ...], dry_run: bool, update_
     A field the file leaves out is left as it is; `$encrypted$` leaves a secret as it is.
     Exit status 0, or 4 with one `Error:` line (nothing written when the file or a reference
     is wrong; what was done before an API error is printed)."""
-    text, source = read(path)
-    document = parse(text, source)
+    text, source = yamltext.read(path)
+    document = yamltext.load(text, source)
     store = store_of(app)
     changes = Planner(store, source, update_secrets, _warner()).plan(document, families)
     if dry_run:

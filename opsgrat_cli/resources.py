@@ -2,12 +2,11 @@
 mechanism for every family; a new family in the API is a new command with no CLI code."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
-from opsgrat_cli import commands, output
+from opsgrat_cli import commands, output, yamltext
 from opsgrat_cli.context import App
 from opsgrat_cli.errors import CliError
 from opsgrat_cli.spec import Family, InputField
@@ -24,23 +23,12 @@ def option_name(name: str) -> str:
 
 def read_argument(raw: str) -> str:
     """`@path` reads a file (`@-` stdin); anything else is the value itself."""
-    if raw.startswith("@"):
-        name = raw[1:]
-        try:
-            return click.get_text_stream("stdin").read() if name == "-" else Path(name).read_text()
-        except OSError as exc:
-            raise CliError(f"cannot read {name}: {exc.strerror}") from None
-    return raw
+    return yamltext.read(raw[1:])[0] if raw.startswith("@") else raw
 
 
 def parse_structured(text: str, what: str) -> Any:
     """YAML or JSON (JSON is YAML): a mapping or list given on the command line or in a file."""
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CliError(f"{what}: not valid YAML or JSON ({str(exc).splitlines()[0]})") from None
+    return yamltext.load(text, what)
 
 
 def convert(app: App, field: InputField, raw: str) -> Any:

@@ -56,15 +56,16 @@ def extra_vars(values: tuple[str, ...]) -> dict:
 
 
 def _scalar(text: str) -> Any:
-    """A YAML scalar (`3`, `true`, `"3"`, `2024-01-01`); anything else (`a: b`, `[x]`, empty) is
-    the text itself, so `-e msg=see: here` means what it says."""
-    import yaml
+    """A YAML scalar (`3`, `true`, `"3"`; a date such as `2024-01-01` stays text: JSON has no
+    dates); anything else (`a: b`, `[x]`, empty) is the text itself, so `-e msg=see: here` means
+    what it says."""
+    from opsgrat_cli import yamltext
 
     if not text.strip():
         return text
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = yamltext.load(text, "-e")
+    except CliError:
         return text
     return text if isinstance(value, (dict, list)) else value
 

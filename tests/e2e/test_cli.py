@@ -119,6 +119,12 @@ def test_references_are_given_by_name_and_fields_from_a_yaml_file(opsgrat, stack
     assert [h["id"] for h in listed] == [host["id"]]
 
 
+def test_a_date_in_yaml_data_is_sent_as_the_text_it_is(opsgrat):
+    tag = unique("date")
+    created = json.loads(ok(opsgrat("tag", "create", "--data", f"{{tag: {tag}, comment: 2024-01-01}}")))
+    assert created["comment"] == "2024-01-01"
+
+
 def test_an_inventory_is_updated_by_id_and_deleted_with_its_hosts(opsgrat, stack):
     inv = json.loads(ok(opsgrat("inventory", "create", "--name", unique("inv"))))
     ok(opsgrat("host", "create", "--inventory", str(inv["id"]), "--hostname", "h1"))
