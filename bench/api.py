@@ -6,6 +6,10 @@
 2. List page cost with 20 rows vs 20,000 rows in the family: the ratio of per-request times
    (goal <= 1.5), plus the items DynamoDB returned per request, which is what the cost is on AWS.
 3. Cold import time of `app.py` (`python -X importtime -c "import app"` in a subprocess).
+4. Search cost (`?search=`, few matches) with 20 rows vs 20,000 rows in the family: the ratio of
+   per-request times (goal <= 1.5) and the DynamoDB calls and items per request, for a needle with
+   rare grams and one whose grams every row shares (the n-gram index's join), and the old
+   partition read for contrast.
 
 Run: `make bench` (or `.venv/bin/python bench/api.py [--requests N] [--rows N]`). The summary is
 also written to /tmp/bench-api.txt.
@@ -56,17 +60,23 @@ def say(line: str = "") -> None:
 
 
 def seed_rows(family: str, make: Callable[[int], dict], start: int, stop: int) -> None:
-    """Rows `start..stop-1` of a family, written in batches with their row and id counters set as
-    `store.create` leaves them (fast enough for 20,000 rows)."""
+    """Rows `start..stop-1` of a family, with their row and id counters and their search index
+    entries as `store.create` leaves them, put straight into moto's backend (as the local stack's
+    snapshot restore does: 20,000 rows and their ~400,000 index items in a minute, not an hour of
+    BatchWriteItem calls through botocore)."""
+    from chalicelib.local import snapshot
     from chalicelib.models import Counter, Record
-    from chalicelib.services import resources, store
+    from chalicelib.services import resources, search, store
 
     resource = resources.get(family)
-    with Record.batch_write() as batch:
-        for i in range(start, stop):
-            rec = {f.name: f.default for f in resource.fields}
-            rec.update(make(i), id=i)
-            batch.save(store._item(resource, rec))
+    ddb, _ = snapshot._backends()
+    table = Record.Meta.table_name
+    for i in range(start, stop):
+        rec = {f.name: f.default for f in resource.fields}
+        rec.update(make(i), id=i)
+        ddb.put_item(table, store._item(resource, rec).serialize())
+        for gram in search.record_grams(resource, rec):
+            ddb.put_item(table, Record(search.partition(family, gram), i, body="{}").serialize())
     Counter(f"count|{family}", value=stop - 1).save()
     Counter(f"seq|{family}", value=stop - 1).save()
 
@@ -102,6 +112,9 @@ def bench_stack() -> Iterator[tuple[Client, str]]:
 
         provision()
         system.seed()
+        from chalicelib.services import search
+
+        search.reindex_missing()  # as the local stack's start does
         _, token = auth.ensure_superuser("admin")
         from app import app
 
@@ -208,7 +221,7 @@ def bench_table_size(n: int, rows: int, counter: CallCounter) -> float:
             f"the whole-request ratio measures moto; DynamoDB reads only the page")
         start = time.perf_counter()
         r = client.http.request("GET", ENV_PATH + "?search=VAR_1999", headers=headers)
-        say(f"  for contrast, one ?search= request at {rows:,} rows (reads the partition by design): "
+        say(f"  for contrast, one ?search= request at {rows:,} rows (the n-gram index: see part 4): "
             f"{(time.perf_counter() - start) * 1000:.0f} ms, count {r.json_body['count']}")
         return ratio
 
@@ -239,10 +252,83 @@ def bench_import() -> None:
         say(f"    {cum_us / 1000:7.1f} ms  {name}")
 
 
+#: the rows part 4 searches for, the same at both sizes; the other rows are env_var's VAR_<i>
+NEEDLES = ("APP_TOKEN_READ", "APP_TOKEN_WRITE", "DEPLOY_TOKEN")
+
+
+def bench_search(n: int, rows: int, counter: CallCounter) -> float:
+    say()
+    say(f"4. Search cost: 20 rows vs {rows:,} rows in the family (?search=, few matches, the n-gram index)")
+    from chalicelib.models import Counter
+    from chalicelib.services import resources, search
+
+    with bench_stack() as (client, token):
+        headers = {"Authorization": f"Token {token}"}
+
+        def searcher(needle: str, expect: int | None = None):
+            def request(i: int):
+                r = client.http.request("GET", f"{ENV_PATH}?search={needle}", headers=headers)
+                if r.status_code != 200 or (expect is not None and r.json_body["count"] != expect):
+                    raise SystemExit(f"search {needle} -> {r.status_code} {r.body[:200]!r}")
+                return r
+            return request
+
+        def needles(i: int) -> dict:
+            return {"name": NEEDLES[i - 1], "value": "x", "remark": "a needle"}
+
+        seed_rows("environment_variable", needles, 1, len(NEEDLES) + 1)
+        seed_rows("environment_variable", env_var, len(NEEDLES) + 1, 21)
+        gc.freeze()
+
+        def cpu_ms(request) -> float:
+            """Process CPU time per request (moto runs in this process, so it counts too): what a
+            loaded machine's scheduling does not inflate, unlike the wall-clock medians."""
+            start = time.process_time()
+            for i in range(n):
+                request(i)
+            return (time.process_time() - start) / n * 1000
+
+        small = timed(n, searcher("token", 3), counter)
+        small_cpu = cpu_ms(searcher("token", 3))
+        small_common = timed(n, searcher("ar_123"), counter)
+        start = time.perf_counter()
+        seed_rows("environment_variable", env_var, 21, rows + 1)
+        say(f"  seeded {rows - 20:,} more rows and their index entries in {time.perf_counter() - start:.1f} s")
+        gc.freeze()
+        large = timed(n, searcher("token", 3), counter)
+        large_cpu = cpu_ms(searcher("token", 3))
+        large_common = timed(n, searcher("ar_123"), counter)
+        for label, result in ((f"{20:>6,} rows", small), (f"{rows:>6,} rows", large)):
+            say(f"  'token' (3 matches), {label}: median {result['median'] * 1000:7.2f} ms/request "
+                f"({result['app_median'] * 1000:.2f} ms outside DynamoDB calls), DynamoDB calls/request "
+                f"{result['per_request']:g}, items returned/request {result['items']:g}")
+        ratio = large["median"] / small["median"]
+        say(f"  ratio {rows:,}/20 rows, whole request: {ratio:.2f} (goal <= 1.5) {'OK' if ratio <= 1.5 else 'OVER GOAL'}")
+        cpu_ratio = large_cpu / small_cpu
+        say(f"  CPU time per request (this process, moto included): {small_cpu:.2f} ms at 20 rows, {large_cpu:.2f} ms "
+            f"at {rows:,} rows, ratio {cpu_ratio:.2f} {'OK' if cpu_ratio <= 1.5 else 'OVER GOAL'}")
+        common_count = client.http.request("GET", f"{ENV_PATH}?search=ar_123", headers=headers).json_body["count"]
+        for label, result in ((f"{20:>6,} rows", small_common), (f"{rows:>6,} rows", large_common)):
+            say(f"  'ar_123' (grams 'var', 'ar_' in every row; {common_count} matches at {rows:,}), {label}: median "
+                f"{result['median'] * 1000:7.2f} ms/request, DynamoDB calls/request {result['per_request']:g}, "
+                f"items returned/request {result['items']:g}")
+        resource = resources.get("environment_variable")
+        Counter(search.marker(resource)).delete()  # the family unindexed: the old partition read
+        try:
+            start = time.perf_counter()
+            searcher("token", 3)(0)
+            say(f"  for contrast, the partition read search made before (the family without its index marker): "
+                f"{(time.perf_counter() - start) * 1000:.0f} ms at {rows:,} rows")
+        finally:
+            Counter(search.marker(resource), value=1).save()
+        return ratio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="timed requests per measurement")
     parser.add_argument("--rows", type=int, default=20_000, help="rows in the large family")
+    parser.add_argument("--parts", default="1234", help="which parts to run, e.g. 4 (default: all)")
     args = parser.parse_args()
     started = time.perf_counter()
     say(f"OpsGrat API benchmark ({time.strftime('%Y-%m-%d %H:%M:%S')}, Python {sys.version.split()[0]}, "
@@ -250,11 +336,16 @@ def main() -> None:
     counter = CallCounter()
     counter.install()
     try:
-        bench_requests(args.requests, counter)
-        bench_table_size(args.requests, args.rows, counter)
+        if "1" in args.parts:
+            bench_requests(args.requests, counter)
+        if "2" in args.parts:
+            bench_table_size(args.requests, args.rows, counter)
+        if "4" in args.parts:
+            bench_search(args.requests, args.rows, counter)
     finally:
         counter.uninstall()
-    bench_import()
+    if "3" in args.parts:
+        bench_import()
     say()
     say(f"done in {time.perf_counter() - started:.0f} s")
     OUTPUT.write_text("\n".join(_lines) + "\n")

@@ -19,13 +19,21 @@ and the change tracking that its persistence needs to stay cheap.
    through `put_item`/`update_item`/`delete_item`, and CopyObject, multipart completion and
    DeleteObjects through `put_object`/`delete_object`, so those are the methods watched.
    Callbacks run inside the write lock: they must be quick and must not wait on other threads.
-4. **Sparse indexes are read, not walked.** moto answers a query on a global secondary index by
-   walking every item of the table, and every record family lives in one table. For the sparse
-   indexes of SPARSE_INDEXES (the `due` index the schedule ticker reads every second, carried
-   by a few records) we keep the keys of the items that carry the index's key attribute, updated
-   by every write, and a query on such an index reads only those: its cost follows what the
-   index holds, as on DynamoDB.
-5. **Step Functions calls back with the stack's key.** Its interpreter's clients use a fixed
+4. **Secondary indexes are read, not walked.** moto answers a query on a global secondary index
+   by walking every item of the table, and every record family lives in one table. For the
+   indexes of SPARSE_INDEXES (the `due` index the schedule ticker reads every second, and the
+   records' `idx1`..`idx3`: "hosts of inventory 5", "activity of user 3") we keep the keys of
+   the items that carry the index's key attribute, in the index's order, updated by every
+   write, and a query reads only the items under its key condition: its cost follows what it
+   asks for, as on DynamoDB.
+5. **A table query reads its partition, from where its key condition starts.** moto answers a
+   query on a table by walking and sorting every item of the table, then skipping to the range
+   the key condition names: each query cost the whole table (the search index,
+   `chalicelib.services.search`, reads many small pages of large gram partitions). We keep each
+   queried partition's range keys sorted (built at its first query, kept by every write) and
+   give moto's query only the items from the condition's start, after the exclusive start key,
+   up to its Limit: its cost follows what it returns, as on DynamoDB.
+6. **Step Functions calls back with the stack's key.** Its interpreter's clients use a fixed
    access key; the local stack's moto server admits only its own (`use_credentials`).
 
 `apply()` is idempotent; the local stack calls it before moto starts and the tests call it
@@ -36,7 +44,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import copy
+import decimal
 import functools
+import inspect
 import itertools
 import threading
 from collections.abc import Callable, Iterator
@@ -57,7 +67,7 @@ _applied = False
 _item_listeners: list[ItemListener] = []
 _object_listeners: list[ObjectListener] = []
 #: global secondary indexes that few items carry (`chalicelib.models.records`: `due`), by name
-SPARSE_INDEXES = frozenset({"due"})
+SPARSE_INDEXES = frozenset({"due", "idx1", "idx2", "idx3"})
 #: the items one query on a sparse index may see (per thread: moto's server is threaded)
 _query_scope = threading.local()
 
@@ -120,6 +130,7 @@ def _serialized(method, key_of: Callable[[Table, dict], dict]):
             table = self.get_table(table_name)  # the name may be an ARN
             key = key_of(table, item_or_key)
             _track_sparse(table, key)
+            _track_partition(table, key)
             for listener in list(_item_listeners):
                 listener(table.name, key)
             return result
@@ -235,14 +246,23 @@ def _track_sparse(table: Table, key: dict) -> None:
 
 
 def _sparse_query(query):
+    signature = inspect.signature(query)
+
     @functools.wraps(query)
     def sparse_query(self: Table, hash_key, range_comparison, range_objs, *args, **kwargs):
         index_name = kwargs.get("index_name", args[4] if len(args) > 4 else None)
-        if index_name not in SPARSE_INDEXES or not any(i.name == index_name for i in self.global_indexes):
+        if index_name is None and hash_key is not None and self.range_key_attr:
+            call = signature.bind(self, hash_key, range_comparison, range_objs, *args, **kwargs).arguments
+            with _WRITES:  # the partition's order and its items, as of one moment
+                items = _partition_items(self, call)
+        elif index_name not in SPARSE_INDEXES or not any(i.name == index_name for i in self.global_indexes):
             return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
-        with _WRITES:  # the index and the items it names, as of one moment
-            keys = _sparse(self, index_name).candidates(hash_key, range_comparison, range_objs or [])
-            items = [self.get_item(h, r) for h, r in keys]
+        else:
+            with _WRITES:  # the index and the items it names, as of one moment
+                keys = _sparse(self, index_name).candidates(hash_key, range_comparison, range_objs or [])
+                items = [self.get_item(h, r) for h, r in keys]
+        if items is None:  # a key type we do not order: moto's own walk
+            return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
         _query_scope.table, _query_scope.items = self, [i for i in items if i is not None]
         try:
             return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
@@ -250,6 +270,111 @@ def _sparse_query(query):
             _query_scope.table = _query_scope.items = None
 
     return sparse_query
+
+
+def _range_order(value) -> tuple | None:
+    """A range key as DynamoDB orders it (numbers by value, strings by code point, which is
+    UTF-8 byte order), or None for a type we leave to moto (binary)."""
+    if value.type == "N":
+        return (decimal.Decimal(value.value),)
+    if value.type == "S":
+        return (value.value,)
+    return None
+
+
+def _partition_keys(table: Table, hash_key) -> "_Partition | None":
+    """The partition's range keys in order: sorted at the partition's first query, then kept
+    by `_track_partition`; rebuilt if its size disagrees with moto's (a write that did not pass
+    through the backend's methods). None for a range key type we leave to moto."""
+    orders = table.__dict__.setdefault("_partition_orders", {})
+    current = table.items[hash_key] if hash_key in table.items else {}
+    known = orders.get(hash_key)
+    if known is None or len(known.keys) != len(current):
+        known = _Partition()
+        for range_key in current:
+            order = _range_order(range_key)
+            if order is None:
+                return None
+            known.keys[order] = range_key
+        known.orders = sorted(known.keys)
+        orders[hash_key] = known
+    return known
+
+
+@dataclass
+class _Partition:
+    """One partition's range keys: `orders` sorted, `keys` from an order to moto's key."""
+
+    orders: list = field(default_factory=list)
+    keys: dict = field(default_factory=dict)
+
+
+def _track_partition(table: Table, key: dict) -> None:
+    orders = table.__dict__.get("_partition_orders")
+    if not orders or not table.range_key_attr:
+        return
+    hash_key = DynamoType(key[table.hash_key_attr])
+    known = orders.get(hash_key)
+    if known is None:
+        return
+    range_key = DynamoType(key[table.range_key_attr])
+    order = _range_order(range_key)
+    if order is None:
+        orders.pop(hash_key, None)
+        return
+    exists = hash_key in table.items and range_key in table.items[hash_key]
+    if exists and order not in known.keys:
+        bisect.insort(known.orders, order)
+        known.keys[order] = range_key
+    elif not exists and order in known.keys:
+        known.orders.pop(bisect.bisect_left(known.orders, order))
+        del known.keys[order]
+
+
+#: the key conditions `_partition_items` turns into bounds
+_BOUNDED = ("LT", "LE", "EQ", "GT", "GE", "BETWEEN")
+
+
+def _partition_items(table: Table, call: dict) -> list | None:
+    """The items a table query (the bound arguments of `Table.query`) may return: its key
+    condition's range, after the exclusive start key, at most Limit + 1 of them (moto applies
+    Limit before a filter expression, as DynamoDB does, and finds the LastEvaluatedKey from the
+    one after). None: let moto walk the table."""
+    hash_key = call["hash_key"]
+    known = _partition_keys(table, hash_key)
+    if known is None:
+        return None
+    orders = known.orders
+    comparison = call.get("range_comparison")
+    comparison = _COMPARISONS.get(comparison or "", comparison)
+    values = [_range_order(v) for v in call.get("range_objs") or []]
+    if any(v is None for v in values) or comparison not in (None, "", *_BOUNDED):
+        return None  # begins_with: moto's walk
+    start, stop = 0, len(orders)
+    if values and comparison == "GT":
+        start = bisect.bisect_right(orders, values[0])
+    elif values and comparison in ("GE", "EQ", "BETWEEN"):
+        start = bisect.bisect_left(orders, values[0])
+    if values and comparison == "LT":
+        stop = bisect.bisect_left(orders, values[-1])
+    elif values and comparison in ("LE", "EQ", "BETWEEN"):
+        stop = bisect.bisect_right(orders, values[-1])
+    forward = call.get("scan_index_forward") is not False
+    after = (call.get("exclusive_start_key") or {}).get(table.range_key_attr)
+    if after is not None:
+        order = _range_order(DynamoType(after))
+        if order is None:
+            return None
+        if forward:
+            start = max(start, bisect.bisect_right(orders, order))
+        else:
+            stop = min(stop, bisect.bisect_left(orders, order))
+    chosen = orders[start:max(start, stop)]
+    limit = call.get("limit")
+    if limit and not call.get("filter_kwargs"):
+        chosen = chosen[:limit + 1] if forward else chosen[-(limit + 1):]
+    partition = table.items[hash_key] if hash_key in table.items else {}
+    return [partition[known.keys[o]] for o in chosen if known.keys[o] in partition]
 
 
 def _scoped_items(all_items):

@@ -5,8 +5,10 @@ List strategy (why it stays cheap as tables grow):
     indexed filter is given (``?inventory=5``). Rows come in id order from the range key.
   * Ordered by id with no other filter, a page is a query with ``Limit=offset+limit`` and
     ``count`` comes from the partition's row counter: cost does not depend on table size.
-  * Search, other filters and ordering by non-key fields read the partition they apply to, so
-    families that grow with use (hosts, jobs, logs) declare only their id and indexed fields.
+  * Search reads the records its n-gram index names (`chalicelib.services.search`): the cost
+    follows the matches. Other filters and ordering by non-key fields read the partition they
+    apply to, so families that grow with use (hosts, jobs, logs) declare only their id and
+    indexed fields.
   * Callers restricted by grants read only what their grants name (one query per principal,
     then BatchGetItem), never the whole family.
 """
@@ -17,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.services import deletion, rbac, secrets, store
+from chalicelib.services import activity, deletion, rbac, search, secrets, store
 from chalicelib.services.errors import NotFound, PermissionDenied, ValidationError
 from chalicelib.services.fields import ENCRYPTED, Int, Ref, UserRef, integer
 from chalicelib.services.limits import INT_MAX
@@ -165,6 +167,11 @@ def _list_unrestricted(resource: Resource, q: ListQuery) -> tuple[int, list[dict
             return total, []
         rows, _ = _partition_rows(resource, q, ascending=not descending, limit=q.offset + q.limit)
         return total, list(rows)[q.offset:]
+    if q.search:
+        ids = search.candidate_ids(resource, q.search)
+        if ids is not None:  # a superset: _in_memory_page checks the search and every filter
+            found = store.batch_get((resource.family, i) for i in ids)
+            return _in_memory_page(resource, sorted(found.values(), key=lambda r: r["id"]), q)
     rows, applied = _partition_rows(resource, q, ascending=True, limit=None)
     return _in_memory_page(resource, rows, q, skip=[applied] if applied else [])
 
@@ -369,6 +376,7 @@ def create(principal: rbac.Principal, resource: Resource, payload: dict) -> dict
         rbac.grant_creator_admin(principal, resource.family, rec["id"])
     if resource.after_save:
         resource.after_save(principal, rec, None)
+    activity.created(principal, resource, rec, changed)  # the creator's admin grant is part of it
     return serialize(resource, rec)
 
 
@@ -386,6 +394,7 @@ def update(principal: rbac.Principal, resource: Resource, record_id: Any, payloa
     rec = store.update(resource, existing, data)
     if resource.after_save:
         resource.after_save(principal, rec, existing)
+    activity.updated(principal, resource, existing, rec, changed)
     return serialize(resource, rec)
 
 
@@ -398,7 +407,20 @@ def remove(principal: rbac.Principal | None, resource: Resource, rec: dict) -> N
 def destroy(principal: rbac.Principal, resource: Resource, record_id: Any) -> None:
     """DELETE on an item: the same plan as a bulk delete of one id."""
     rec = load(resource, record_id)
-    deletion.execute(deletion.plan(resource, [rec], principal, check_write=True))
+    _delete_and_record(principal, resource, [rec], deletion.plan(resource, [rec], principal, check_write=True))
+
+
+def _delete_and_record(principal: rbac.Principal, resource: Resource, records: list[dict],
+                       delete_plan: deletion.DeletePlan) -> None:
+    """Write a client's delete, then its activity entries: one per requested record, with the
+    number of records of each family that went with them."""
+    deletion.execute(delete_plan)
+    requested = {(resource.family, int(r["id"])) for r in records}
+    cascaded: dict[str, int] = {}
+    for item in delete_plan.removals:
+        if item.key not in requested:
+            cascaded[item.key[0]] = cascaded.get(item.key[0], 0) + 1
+    activity.deleted(principal, resource, records, cascaded)
 
 
 def bulk_destroy(principal: rbac.Principal, resource: Resource, ids: list[Any]) -> list[int]:
@@ -419,5 +441,6 @@ def bulk_destroy(principal: rbac.Principal, resource: Resource, ids: list[Any]) 
     if missing:
         raise ValidationError("pk", f"no {resource.family} with id {', '.join(map(str, missing))}")
     records = [found[(resource.family, i)] for i in clean_ids]
-    deletion.execute(deletion.plan(resource, records, principal, check_write=True, field_name="pk"))
+    _delete_and_record(principal, resource, records,
+                       deletion.plan(resource, records, principal, check_write=True, field_name="pk"))
     return clean_ids

@@ -136,6 +136,10 @@ class Resource:
     access: Access
     labels: Sequence[Label] = ()
     search: Sequence[str] = ()
+    #: keep an n-gram index of the search fields (`chalicelib.services.search`); False for small
+    #: catalogues an administrator curates (modules, tags, variables), whose search reads their
+    #: partition: its size does not grow with use, and every write skips the index
+    search_index: bool = True
     filters: Sequence[str] = ()
     ordering: Sequence[str] = ()
     default_ordering: str = "-id"

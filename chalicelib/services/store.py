@@ -15,16 +15,18 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.models import Counter, Record
 from chalicelib.models.counters import next_value
+from chalicelib.services import search
 from chalicelib.services.errors import Conflict, ValidationError
 from chalicelib.services.resources import Resource
 
@@ -116,6 +118,55 @@ def count(partition: str) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Changes to one item of the counters table that a record update writes in its own
+    transaction: aggregates kept as records change (the dashboard's figures per day and per
+    template), so they count a change exactly when it was stored. `add` adds to numeric
+    attributes (absent ones start at 0), `put` sets them; keys are attribute names."""
+
+    item: str
+    add: Mapping[str, int] = field(default_factory=dict)
+    put: Mapping[str, int] = field(default_factory=dict)
+
+    def actions(self) -> list:
+        return [*(Path(n).add(v) for n, v in self.add.items()), *(Path(n).set(v) for n, v in self.put.items())]
+
+
+def counter_items(names: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Items of the counters table by name, each as {attribute: number} (absent items are left
+    out): one BatchGetItem per 100 names, so a fixed set of counters costs a fixed number of calls."""
+    names = list(dict.fromkeys(names))
+    table = Counter.Meta.table_name
+    out: dict[str, dict[str, int]] = {}
+    for start in range(0, len(names), 100):
+        keys = [{"name": {"S": n}} for n in names[start:start + 100]]
+        while keys:
+            response = _connection().client.batch_get_item(RequestItems={table: {"Keys": keys}})
+            for item in response.get("Responses", {}).get(table, []):
+                out[item["name"]["S"]] = {k: int(float(v["N"])) for k, v in item.items() if "N" in v}
+            keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+    return out
+
+
+def mark_once(name: str, value: int) -> bool:
+    """Store counters item `name` unless it exists: whether this call stored it (a one-time
+    step's marker, taken before the step so that it never runs twice)."""
+    try:
+        Counter(name, value=value).save(condition=Counter.name.does_not_exist())
+        return True
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+    return False
+
+
+def add_to_counters(tallies: Iterable[Tally]) -> None:
+    """Write tallies outside a record's transaction, one UpdateItem each (a backfill)."""
+    for tally in tallies:
+        Counter(tally.item).update(actions=tally.actions())
+
+
 def _partitions(resource: Resource, rec: Rec) -> list[str]:
     """Every counted partition the record is listed in: its family and its index keys."""
     parts = [resource.family]
@@ -205,6 +256,7 @@ def create_many(records: list[tuple[Resource, Rec]]) -> list[Rec]:
         rec.setdefault("id", next_id(resource.family))
         rec["_version"] = None
         prepared.append((resource, rec))
+        search.before_write(resource, None, rec)  # the new grams, before the record exists
     unique_at: dict[int, tuple[Resource, str]] = {}  # transaction position -> what a marker guards
     puts = 0
     try:
@@ -227,7 +279,9 @@ def create_many(records: list[tuple[Resource, Rec]]) -> list[Rec]:
     return [rec for _, rec in prepared]
 
 
-def update(resource: Resource, old: Rec, new: Rec) -> Rec:
+def update(resource: Resource, old: Rec, new: Rec, tallies: Iterable[Tally] = ()) -> Rec:
+    """Replace a record (under its version condition) with its counters, markers and `tallies`
+    in one transaction."""
     new = dict(new)
     new["id"] = old["id"]
     new["_version"] = old["_version"]
@@ -236,6 +290,7 @@ def update(resource: Resource, old: Rec, new: Rec) -> Rec:
     new_keys = _unique_markers(resource, new)
     unique_at: dict[int, tuple[Resource, str]] = {}
     removed = set(old_keys) - set(new_keys)
+    grams = search.before_write(resource, old, new)
     try:
         with TransactWrite(connection=_connection()) as tx:
             tx.save(_item(resource, new))
@@ -249,14 +304,17 @@ def update(resource: Resource, old: Rec, new: Rec) -> Rec:
                 tx.save(Counter(key, value=new["id"]), condition=Counter.name.does_not_exist())
                 # sent order is deletes, puts (the record first, then markers), updates
                 unique_at[len(removed) + 1 + len(unique_at)] = (resource, new_keys[key])
+            for tally in tallies:  # updates are sent last: the positions above do not move
+                tx.update(Counter(tally.item), actions=tally.actions())
     except TransactWriteError as exc:
         _raise_for(exc, unique_at)
     new["_version"] = (old["_version"] or 0) + 1
+    search.after_write(grams)
     return new
 
 
 def mutate(resource: Resource, record_id: int, change: Callable[[Rec], bool | None], attempts: int = 10,
-           current: Rec | None = None) -> Rec | None:
+           current: Rec | None = None, tallies: Callable[[Rec, Rec], Iterable[Tally]] | None = None) -> Rec | None:
     """Apply `change(rec)` with optimistic locking, re-reading on a concurrent write.
 
     `change` edits the dict in place and returns False to skip the write. Returns the saved
@@ -264,6 +322,8 @@ def mutate(resource: Resource, record_id: int, change: Callable[[Rec], bool | No
     the caller just read it, to save the first read; a stale one only costs a retry. Writers of
     one record are few (the API, a handler, a runner), so a conflict retries at once after a
     short random pause rather than a fixed one: two writers racing must not add a visible delay.
+    `tallies(before, after)` names counter changes written in the same transaction as the change
+    (asked again on each attempt, so only the change that is stored counts).
     """
     for attempt in range(attempts):
         rec = dict(current) if current is not None and attempt == 0 else get(resource.family, record_id)
@@ -273,7 +333,7 @@ def mutate(resource: Resource, record_id: int, change: Callable[[Rec], bool | No
         if change(rec) is False or rec == before:
             return rec
         try:
-            return update(resource, before, rec)
+            return update(resource, before, rec, tallies(before, rec) if tallies else ())
         except Conflict:
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     raise Conflict(f"{resource.family} {record_id} is being changed by too many writers")
@@ -348,6 +408,8 @@ def commit_removals(transaction: DeleteTransaction) -> None:
                 tx.update(Counter(f"count|{part}"), actions=[Counter.value.add(delta)])
     except TransactWriteError as exc:
         raise Conflict("the record was changed by another request; read it again and retry") from exc
+    for item in transaction.removals:
+        search.after_remove(item.resource, item.rec)
 
 
 def delete(resource: Resource, rec: Rec) -> None:

@@ -71,7 +71,7 @@ ENVIRONMENT = register(Resource(
         Text("value", max_length=32_768, description="Value."),
         Str("remark", max_length=1024, description="Remark."),
     ],
-    search=("name",), filters=("name",), ordering=("name",), unique=(("name",),),
+    search_index=False, search=("name",), filters=("name",), ordering=("name",), unique=(("name",),),
 ))
 
 MODULES = register(Resource(
@@ -83,7 +83,7 @@ MODULES = register(Resource(
         Int("weight", default=0, description="Sort weight; larger first in the UI."),
         Str("comment", max_length=1024, description="Description."),
     ],
-    search=("name", "comment"), filters=("name",), ordering=("name", "weight"), default_ordering="id",
+    search_index=False, search=("name", "comment"), filters=("name",), ordering=("name", "weight"), default_ordering="id",
     unique=(("name",),),
 ))
 
@@ -108,7 +108,7 @@ TAGS = register(Resource(
         Int("weight", default=0, description="Weight; larger first."),
         Str("comment", max_length=1024, description="Description."),
     ],
-    search=("tag", "comment"), filters=("tag",), ordering=("tag", "weight"), default_ordering="-weight,id",
+    search_index=False, search=("tag", "comment"), filters=("tag",), ordering=("tag", "weight"), default_ordering="-weight,id",
     unique=(("tag",),),
 ))
 
