@@ -227,4 +227,8 @@ def upload(principal, project_id, data: bytes) -> dict:
         current["revision"] = checked.sha256
 
     store.mutate(PROJECTS, rec["id"], set_revision, current=rec)
+    from chalicelib.services import activity
+
+    activity.record(principal, activity.Action.UPDATE, "project", rec["id"], rec.get("name"),
+                    {"revision": checked.sha256, "archive": checked.kind})
     return launch.launch_sync(principal, JobKind.PROJECT_UPDATE, rec["id"])

@@ -23,7 +23,7 @@ import time
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.models import AuthToken
-from chalicelib.services import login_limits, store
+from chalicelib.services import activity, login_limits, store
 from chalicelib.services.errors import NotAuthenticated, ValidationError
 from chalicelib.services.rbac import Principal
 from chalicelib.services.resources import get as get_resource
@@ -108,9 +108,14 @@ def login(username: str, password: str, source: str) -> tuple[dict, str]:
     stored = user.get("password", "") if user and user.get("active", 1) else _dummy_hash()
     if not verify_password(password, stored) or stored is _dummy_hash():
         attempt.failed()
+        if user is not None:  # a wrong password for a real account shows in its owner's stream
+            activity.record(Principal(user), activity.Action.LOGIN, "user", user["id"], user.get("username"),
+                            {"failed": 1})
         raise ValidationError(None, LOGIN_FAILED)
     attempt.succeeded()
-    return user, issue_token(user)
+    token = issue_token(user)
+    activity.record(Principal(user), activity.Action.LOGIN, "user", user["id"], user.get("username"))
+    return user, token
 
 
 def authenticate(header: str | None) -> Principal:

@@ -219,7 +219,31 @@ def launch(principal: rbac.Principal, request: JobRequest) -> dict:
         execution_input = {"job_id": job_id, "timeout": timeout + TIMEOUT_GRACE if timeout else NO_TIMEOUT,
                            "heartbeat": jobs.heartbeat_seconds()}
     aws.client("stepfunctions").start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))
+    _record_launch(principal, request, job)
     return job
+
+
+#: what a launch's activity entry shows of the job (never its variables, which may hold anything)
+_LAUNCH_SHOWN = ("kind", "template", "inventory", "project", "host_source", "playbook", "module", "limit",
+                 "job_type", "schedule", "relaunch_of")
+
+
+def _job_name(job: dict, template: dict | None) -> str:
+    """What an activity entry calls a job: its template's name, else its playbook, module or kind."""
+    return (template or {}).get("name") or job.get("playbook") or job.get("module") or str(job.get("kind") or "job")
+
+
+def _record_launch(principal: rbac.Principal, request: JobRequest, job: dict) -> None:
+    """The activity entry of a launch (`relaunch` when it reruns a job), for the user who asked
+    or whose schedule fired (`schedule` in its changes). A workflow's node jobs are part of the
+    workflow's launch, not launches of their own."""
+    from chalicelib.services import activity
+
+    if job.get("node") is not None:
+        return
+    action = activity.Action.RELAUNCH if job.get("relaunch_of") else activity.Action.LAUNCH
+    activity.record(principal, action, "job", job["id"], _job_name(job, request.template),
+                    {k: job[k] for k in _LAUNCH_SHOWN if job.get(k) not in (None, "")})
 
 
 # ---------------------------------------------------------------- the kinds of launch
@@ -300,9 +324,10 @@ def launch_command(principal: rbac.Principal, data: dict) -> dict:
     return launch(principal, JobRequest(kind, data))
 
 
-def launch_sync(principal: rbac.Principal, kind: JobKind, record_id) -> dict:
+def launch_sync(principal: rbac.Principal, kind: JobKind, record_id, relaunch_of: int | None = None) -> dict:
     """A project sync (`project_update`, needs execute on the project) or a host source sync
-    (`inventory_update`, needs write on the source: it rewrites the inventory's hosts)."""
+    (`inventory_update`, needs write on the source: it rewrites the inventory's hosts);
+    `relaunch_of`: the sync job this one runs again."""
     from chalicelib.services import crud
 
     family = "project" if kind == JobKind.PROJECT_UPDATE else "host_source"
@@ -310,6 +335,8 @@ def launch_sync(principal: rbac.Principal, kind: JobKind, record_id) -> dict:
     rec = crud.load(resource, record_id)
     rbac.require(principal, resource, rec, "execute" if family == "project" else "write")
     data = {"job_type": "run", "verbosity": 0, "forks": 0}
+    if relaunch_of is not None:
+        data["relaunch_of"] = int(relaunch_of)
     if family == "project":
         data["project"] = rec["id"]
         return launch(principal, JobRequest(kind, data))
@@ -348,7 +375,8 @@ def relaunch(principal: rbac.Principal, job_id, hosts: str = "all", start=None) 
         data["limit"] = ",".join(failed)
     kind = JobKind(job.get("kind") or JobKind.JOB)
     if kind in (JobKind.PROJECT_UPDATE, JobKind.INVENTORY_UPDATE):  # a sync again: of the record as it is now
-        return launch_sync(principal, kind, job.get("project") if kind == JobKind.PROJECT_UPDATE else job.get("host_source"))
+        return launch_sync(principal, kind, job.get("project") if kind == JobKind.PROJECT_UPDATE else job.get("host_source"),
+                           relaunch_of=job["id"])
     return launch(principal, JobRequest(kind, data, template=template, attached_by=dict(job.get("attached_by") or {})))
 
 
@@ -362,6 +390,10 @@ def cancel(principal: rbac.Principal, job_id) -> dict:
     if job.get("state") in jobs.FINAL:
         raise ValidationError(None, f"job {job['id']} has already finished ({job['state']})")
     stop(job)
+    from chalicelib.services import activity
+
+    template = store.get("template", int(job["template"])) if job.get("template") else None
+    activity.record(principal, activity.Action.CANCEL, "job", job["id"], _job_name(job, template))
     return crud.serialize(resource, store.get("job", int(job_id)))
 
 

@@ -441,6 +441,10 @@ def decide_approval(principal: rbac.Principal, job_id, approve: bool, node=None)
     if done is None or (done.get("nodes") or {}).get(key, {}).get("decided_by") != principal.id:
         raise ValidationError("node", f"node {node_id} is no longer waiting for an approval")
     _send(entry["token"], verdict)
+    from chalicelib.services import activity
+
+    activity.record(principal, activity.Action.UPDATE, "job", wf["id"], (template or {}).get("name"),
+                    {"approval": node_id, "decision": "approved" if approve else "denied"})
     return crud.serialize(get("job"), store.get("job", wf["id"]))
 
 
