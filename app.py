@@ -1,14 +1,14 @@
 """OpsGrat Serverless: the Chalice app. This file only wires blueprints and event handlers."""
 from chalice import Chalice
 
-from chalicelib.api import auth, job, notification, openapi, project, sync, system, template
+from chalicelib.api import auth, dashboard, job, notification, openapi, project, sync, system, template
 from chalicelib.stack import STACK
 
 app = Chalice(app_name="opsgrat")
 # archive uploads (POST /api/project/project/{id}/upload/) are bytes: API Gateway passes them base64-encoded
 app.api.binary_types = sorted({*app.api.binary_types, *project.ARCHIVE_CONTENT_TYPES})
 
-for blueprint in (auth.bp, system.bp, project.bp, sync.bp, template.bp, job.bp, notification.bp, openapi.bp):
+for blueprint in (auth.bp, system.bp, project.bp, sync.bp, template.bp, job.bp, notification.bp, dashboard.bp, openapi.bp):
     app.register_blueprint(blueprint)
 
 

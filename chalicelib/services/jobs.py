@@ -67,9 +67,11 @@ def heartbeat_seconds() -> int:
 
 
 def mutate(job_id: int, change: Callable[[dict], bool | None], attempts: int = 10,
-           current: dict | None = None) -> dict | None:
-    """`store.mutate` on a job: its writers are the API, the dispatcher and the runner."""
-    return store.mutate(get("job"), job_id, change, attempts, current)
+           current: dict | None = None, tallies: Callable[[dict, dict], list] | None = None) -> dict | None:
+    """`store.mutate` on a job: its writers are the API, the dispatcher and the runner. Every
+    state change goes through here; the row counters of the `state` index count jobs by state
+    in the same transaction."""
+    return store.mutate(get("job"), job_id, change, attempts, current, tallies)
 
 
 def expiry(finish_time: int, job_settings: dict | None = None) -> int | None:
@@ -107,6 +109,7 @@ def finish(job_id: int, state: JobState, reason: str = "", job_settings: dict | 
         moved.append(True)
         job.update(fields)
         job["state"] = state
+        job["tallied"] = 1  # counted in the dashboard's figures (job_stats.finish_tallies): no backfill
         job["finish_time"] = now
         job["finished"] = iso(moment)
         started = job.get("started")
@@ -118,7 +121,10 @@ def finish(job_id: int, state: JobState, reason: str = "", job_settings: dict | 
         if exp:
             job["_expires"] = exp
 
-    job = mutate(job_id, change)
+    from chalicelib.services import job_stats
+
+    # the dashboard's per-day and per-template figures count the transition that is stored, once
+    job = mutate(job_id, change, tallies=job_stats.finish_tallies)
     if moved and job and job.get("node_token"):
         # the waiting workflow state learns that this node's job has ended (its state is stored)
         settle_task(job["node_token"], {"job_id": job["id"], "status": str(job.get("state"))})
