@@ -82,6 +82,15 @@ class Stack:
     JOB_EVENT = "Job State Change"
     #: the Id of the job-events rule's one target, the notify queue
     JOB_EVENTS_TARGET = "notify-queue"
+    #: the web console's static files (the checkout's `console/`): the local stack serves them at
+    #: `/` and `/console/...` (`chalicelib.local.console`); on AWS they are the objects under this
+    #: key prefix of the artifacts bucket, CloudFront's origin for the same paths (`infra.console`)
+    CONSOLE_PREFIX = "console/"
+    #: the console page's Content-Security-Policy, sent by the local stack and by CloudFront alike:
+    #: the page loads only its own files (no inline script or style) and talks only to its own origin
+    CONSOLE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+                   "object-src 'none'")
 
     @property
     def tables(self):

@@ -11,6 +11,7 @@ from pynamodb.attributes import TTLAttribute
 
 from chalicelib import config
 from chalicelib.stack import STACK
+from infra import console
 from infra.cfn import arn, logical, ref, sub
 
 #: S3 keys under which the runner archives job output (`chalicelib.services.joblogs.archive_key`);
@@ -106,7 +107,9 @@ def artifacts() -> dict:
             "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Sid": "TLSOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                 "Resource": [arn("ArtifactsBucket"), sub("${ArtifactsBucket.Arn}/*")],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                # the console's CloudFront distribution may read `console/*` only (infra.console)
+                console.bucket_read_statement()]},
         }},
     }
 

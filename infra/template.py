@@ -4,10 +4,11 @@ Usage: `python -m infra.template build/merge.json` (what `make package` runs).
 
 It adds every resource of `chalicelib.stack.STACK` (tables from the PynamoDB models, queues + DLQs,
 bucket, key, log groups, the schedule group, the job events' bus and its rule to the notify queue,
-state machines from their ASL files), the runner's ECS cluster and task definition, and the IAM
-roles; and it patches each Chalice function with its family's role, its fixed name, the
-environment the code reads (`chalicelib.config`) and, for SQS handlers, `ReportBatchItemFailures`
-(which Chalice cannot express).
+state machines from their ASL files), the runner's ECS cluster and task definition, the IAM
+roles and the CloudFront distribution of the web console and the API (`infra.console`); and it
+patches each Chalice function with its family's role, its fixed name, the environment the code
+reads (`chalicelib.config`) and, for SQS handlers, `ReportBatchItemFailures` (which Chalice cannot
+express).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from chalicelib import config
 from chalicelib.stack import STACK
-from infra import compute, iam, storage
+from infra import compute, console, iam, storage
 from infra.cfn import arn, ref
 from infra.functions import Function, discover
 
@@ -120,6 +121,7 @@ def build(app) -> dict:
     functions = discover(app)
     resources: dict = {}
     resources.update(storage.resources())
+    resources.update(console.resources())
     resources.update(compute.runner(common_environment()))
     resources.update(compute.state_machines())
     resources.update(iam.resources(functions))
@@ -135,6 +137,7 @@ def build(app) -> dict:
         "ScheduleGroupName": {"Value": ref("ScheduleGroup")},
         "EventBusName": {"Value": {"Fn::GetAtt": [storage.EVENT_BUS, "Name"]}},
     }
+    outputs.update(console.outputs())
     for machine in STACK.state_machines:
         outputs[compute.machine_id(machine) + "Arn"] = {"Value": ref(compute.machine_id(machine))}
     return {"Parameters": PARAMETERS, "Resources": resources, "Outputs": outputs}

@@ -83,6 +83,9 @@ def moto_stack():
         from chalicelib.services.catalog import system
 
         provision()
+        from chalicelib.services import search
+
+        search.mark_fresh()  # new tables, as at a local stack's first start: search uses the index
         system.seed()
         yield
     aws.reset()

@@ -13,6 +13,9 @@ Types moto's CloudFormation cannot create are removed from the moto copy only (a
   AWS::SQS::QueuePolicy         not implemented (the notify queue's and its DLQ's: only the job
                                 events rule may send); the template tests check the policies (moto
                                 evaluates none anyway), the deployed ones the bus, rule and target
+  AWS::CloudFront::Distribution, ::OriginAccessControl, ::ResponseHeadersPolicy
+                                not implemented (the web console's distribution, `infra.console`);
+                                the template tests check them, and the console upload runs in moto S3
 cfn-lint still checks all of them.
 """
 from __future__ import annotations
@@ -33,14 +36,15 @@ from moto import mock_aws
 
 from chalicelib import aws
 from chalicelib.stack import STACK
-from infra import build, compute, iam, lambda_package, offline, storage
+from infra import build, compute, console, iam, lambda_package, offline, storage
 from infra.functions import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL_FILES = sorted((ROOT / "infra" / "asl").glob("*.json"))
 ASL_VALIDATOR = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "asl-validator"
 MOTO_SKIPPED = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy",
-                "AWS::Scheduler::ScheduleGroup", "AWS::SQS::QueuePolicy"}
+                "AWS::Scheduler::ScheduleGroup", "AWS::SQS::QueuePolicy", "AWS::CloudFront::Distribution",
+                "AWS::CloudFront::OriginAccessControl", "AWS::CloudFront::ResponseHeadersPolicy"}
 #: OPSGRAT_* variables code may read that the deployed functions need not set (local stack only,
 #: or read with a default)
 OPTIONAL_ENV = {"OPSGRAT_HOME", "OPSGRAT_PORT", "OPSGRAT_API_URL", "OPSGRAT_HEARTBEAT_SECONDS",
@@ -494,6 +498,125 @@ def test_only_the_dispatch_role_registers_task_definitions_and_it_runs_and_passe
          {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})]
 
 
+# --- the web console behind CloudFront (infra.console) ---------------------------------------
+
+def _distribution(template: dict) -> dict:
+    return template["Resources"][console.DISTRIBUTION]["Properties"]["DistributionConfig"]
+
+
+def _behavior(template: dict, pattern: str) -> dict:
+    return next(b for b in _distribution(template)["CacheBehaviors"] if b["PathPattern"] == pattern)
+
+
+def test_console_distribution_serves_the_root_from_the_buckets_console_index(cfn):
+    config = _distribution(cfn)
+    assert config["DefaultRootObject"] == "console/index.html"
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == console.BUCKET_ORIGIN
+    assert _behavior(cfn, "/console/*")["TargetOriginId"] == console.BUCKET_ORIGIN
+
+
+def test_console_bucket_origin_is_the_artifacts_bucket_read_through_origin_access_control(cfn):
+    origin = next(o for o in _distribution(cfn)["Origins"] if o["Id"] == console.BUCKET_ORIGIN)
+    assert origin["DomainName"] == {"Fn::GetAtt": ["ArtifactsBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [console.ORIGIN_ACCESS_CONTROL, "Id"]}
+    assert "OriginPath" not in origin  # the keys are the paths: /console/app.js is console/app.js
+    oac = cfn["Resources"][console.ORIGIN_ACCESS_CONTROL]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("s3", "always")
+
+
+def test_artifacts_bucket_stays_private(sam):
+    block = sam["Resources"]["ArtifactsBucket"]["Properties"]["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+
+
+def test_bucket_policy_lets_only_the_console_distribution_read_only_console_objects(cfn):
+    statements = cfn["Resources"]["ArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert [(s["Principal"], s["Action"], s["Resource"]) for s in allows] == [
+        ({"Service": "cloudfront.amazonaws.com"}, "s3:GetObject", {"Fn::Sub": "${ArtifactsBucket.Arn}/console/*"})]
+    source = allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"]
+    assert source == {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/"
+                                 "${" + console.DISTRIBUTION + "}"}
+    assert [s["Sid"] for s in statements if s["Effect"] == "Deny"] == ["TLSOnly"]  # still there
+
+
+def test_api_behaviour_reaches_the_api_stage_uncached_with_every_method_and_the_viewers_headers(cfn):
+    api = _behavior(cfn, "/api/*")
+    assert api["TargetOriginId"] == console.API_ORIGIN
+    assert set(api["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    assert api["CachePolicyId"] == console.CACHING_DISABLED  # managed CachingDisabled
+    # managed AllViewerExceptHostHeader: Authorization, the query string, everything but Host
+    assert api["OriginRequestPolicyId"] == console.ALL_VIEWER_EXCEPT_HOST_HEADER
+    origin = next(o for o in _distribution(cfn)["Origins"] if o["Id"] == console.API_ORIGIN)
+    assert origin["DomainName"] == {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+
+
+def test_api_origin_path_is_the_stage_chalice_deploys_the_api_to(sam):
+    stage = sam["Resources"][console.API]["Properties"]["StageName"]
+    origin = next(o for o in _distribution(sam)["Origins"] if o["Id"] == console.API_ORIGIN)
+    assert origin["OriginPath"] == f"/{stage}"
+
+
+def test_every_console_behaviour_is_https_only(cfn):
+    config = _distribution(cfn)
+    for behavior in [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]:
+        assert behavior["ViewerProtocolPolicy"] == "redirect-to-https", behavior
+
+
+def test_console_responses_carry_the_csp_the_local_stack_sends(cfn):
+    from chalicelib.local import console as local_console
+
+    policy = cfn["Resources"][console.RESPONSE_HEADERS]["Properties"]["ResponseHeadersPolicyConfig"]
+    headers = policy["SecurityHeadersConfig"]
+    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == \
+        local_console.PAGE_HEADERS["Content-Security-Policy"] == STACK.CONSOLE_CSP
+    assert headers["ContentTypeOptions"]["Override"] is True
+    config = _distribution(cfn)
+    for behavior in (config["DefaultCacheBehavior"], _behavior(cfn, "/console/*")):
+        assert behavior["ResponseHeadersPolicyId"] == {"Ref": console.RESPONSE_HEADERS}
+
+
+def test_console_url_is_a_stack_output(sam):
+    assert sam["Outputs"]["ConsoleURL"]["Value"] == {"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"}
+    assert sam["Outputs"]["ConsoleDistributionId"]["Value"] == {"Ref": console.DISTRIBUTION}
+
+
+def _console_files(root: Path) -> None:
+    (root / "lib").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><title>OpsGrat</title>")
+    (root / "app.js").write_text("export {};")
+    (root / "style.css").write_text("body{}")
+    (root / "lib" / "api.js").write_text("export {};")
+    (root / ".editor.swp").write_text("not for upload")
+
+
+def test_console_upload_puts_the_files_under_console_with_their_content_types(aws_mock, tmp_path):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="artifacts")
+    _console_files(tmp_path)
+    console.upload(s3, "artifacts", tmp_path)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="artifacts")["Contents"]}
+    assert keys == {"console/index.html", "console/app.js", "console/style.css", "console/lib/api.js"}
+    heads = {k: s3.head_object(Bucket="artifacts", Key=k) for k in keys}
+    assert {k: h["ContentType"] for k, h in heads.items()} == {
+        "console/index.html": "text/html; charset=utf-8", "console/app.js": "text/javascript; charset=utf-8",
+        "console/style.css": "text/css; charset=utf-8", "console/lib/api.js": "text/javascript; charset=utf-8"}
+    assert {h["CacheControl"] for h in heads.values()} == {"no-cache"}
+
+
+def test_console_upload_removes_stale_console_objects_and_nothing_else(aws_mock, tmp_path):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="artifacts")
+    for key in ("console/old.js", "jobs/7/stdout.txt", "projects/1/archive.tar.gz"):
+        s3.put_object(Bucket="artifacts", Key=key, Body=b"x")
+    _console_files(tmp_path)
+    done = console.upload(s3, "artifacts", tmp_path)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="artifacts")["Contents"]}
+    assert done["deleted"] == ["console/old.js"]
+    assert "console/old.js" not in keys and {"jobs/7/stdout.txt", "projects/1/archive.tar.gz"} <= keys
+
+
 # --- CloudFormation in moto ------------------------------------------------------------------
 
 def test_template_deploys_into_moto_cloudformation(deployed):
@@ -631,8 +754,9 @@ def test_the_runner_role_reaches_only_the_records_and_counters_of_its_families(s
     named = json.dumps(dynamo[0]["Resource"])
     assert storage.table_id(AuthToken) not in named and storage.table_id(LoginFailures) not in named
     keys = dynamo[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    assert set(iam.DASHBOARD_KEYS) <= set(keys)  # a finishing job adds to the dashboard's figures
     families = {key.split("|")[0] if not key.startswith(("seq|", "count|", "uniq|")) else key.split("|")[1]
-                for key in keys}
+                for key in keys if key not in iam.DASHBOARD_KEYS}
     assert families == set(iam.RUNNER_FAMILIES)
     registered = {r.family for r in resources.all_resources()}
     assert families <= registered and not {"user", "template"} & families

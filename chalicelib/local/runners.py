@@ -85,6 +85,15 @@ class LocalBackend:
             self._context = context
         return self._context
 
+    def warm(self) -> None:
+        """Start the fork server now, in the background: its preload (boto3, PynamoDB, the
+        runner) takes seconds on a busy machine, and a stack's first job must not spend them
+        after its launch, where its task heartbeat is already counting."""
+        import multiprocessing.forkserver
+
+        self._forkserver()
+        threading.Thread(target=multiprocessing.forkserver.ensure_running, name="forkserver-warm", daemon=True).start()
+
     def start(self, job_id: int) -> str:
         with self._changed:
             if len(self._running) < self.capacity and not self._queue:
@@ -203,6 +212,7 @@ def _heartbeat(job_ids: list[int]) -> None:
 def install(home: Path) -> LocalBackend:
     """Register the local backend and make it the default of this process."""
     backend = LocalBackend(home)
+    backend.warm()
     runners.register(backend)
     os.environ.setdefault("OPSGRAT_RUNNER_BACKEND", backend.name)
     return backend

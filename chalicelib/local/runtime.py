@@ -57,8 +57,13 @@ class LocalStack:
         provision()
         restored = snapshot.restore(self.home)
         self.snapshotter = snapshot.Snapshotter(self.home)  # persists the writes from here on
+        from chalicelib.services import job_stats, jobs, search
+
+        if not restored:
+            search.mark_fresh()  # a first start: every record is written with its grams
         self._bootstrap_data()
-        from chalicelib.services import jobs
+        job_stats.backfill()  # once per stack (a marker): jobs that finished before the dashboard's figures
+        search.reindex_missing()  # once per family (a marker): records stored before the search index
 
         orphans = jobs.fail_unfinished("the local stack stopped while this job was unfinished; its runner did not "
                                        "survive the stop")
@@ -141,6 +146,7 @@ def serve_forever(stack: LocalStack) -> None:
         signal.signal(sig, lambda *_: done.set())
     stack.start()
     print(f"OpsGrat Serverless is running on {stack.url}/api/  (Ctrl-C stops it)", flush=True)
+    print(f"Web console: {stack.url}/", flush=True)
     print(f"Admin token (also in {stack.home / 'admin-token'}): {stack.admin_token}", flush=True)
     done.wait()
     print("Stopping...", flush=True)

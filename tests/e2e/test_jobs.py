@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.gitrepo import make_repo
+from tests.playbooks import FAIL, sleeping
 
 pytestmark = pytest.mark.e2e
 
@@ -17,19 +18,8 @@ PLAYBOOKS = {
       debug:
         msg: "hello {{ who | default('world') }}"
 """,
-    "fail.yml": """- hosts: all
-  gather_facts: false
-  tasks:
-    - name: break
-      fail:
-        msg: "this play fails on purpose"
-""",
-    "sleep.yml": """- hosts: all
-  gather_facts: false
-  tasks:
-    - name: wait
-      command: sleep 120
-""",
+    "fail.yml": FAIL,
+    "sleep.yml": sleeping(120),
 }
 
 
